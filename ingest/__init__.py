@@ -20,6 +20,16 @@ PARSERS: dict[str, tuple[str, str]] = {
     "learn-doc": ("ingest.learn:parse", "learn-doc"),
     "api-ref": ("ingest.apiref:parse", "api-ref"),
     "api-text": ("ingest.apitext:parse", "api-ref"),
+    "handbook": ("ingest.handbook:parse", "handbook"),
+    "thread": ("ingest.thread:parse", "thread"),
+    "article": ("ingest.article:parse", "article"),
+    "discourse": ("ingest.discourse:parse", "discourse"),
+    "mbox": ("ingest.mbox:parse", "mbox"),
+    "stackexchange": ("ingest.stackexchange:parse", "stackexchange"),
+    "slack-export": ("ingest.slack_export:parse", "slack-export"),
+    "samples-catalog": ("ingest.samples_catalog:parse", "samples-catalog"),
+    "sample-readme": ("ingest.sample_readme:parse", "sample-readme"),
+    "curated-script": ("ingest.curated_script:parse", "script"),
 }
 
 
