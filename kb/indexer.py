@@ -41,7 +41,7 @@ def embed_missing(db: Database, embedder: Embedder, progress: Callable[[int, int
         chunk = todo[start:start + CHUNK]
         vectors = embedder.encode([text for _, text in chunk])
         with db.atomic():
-            db.executemany(
+            db.conn.executemany(
                 "INSERT OR REPLACE INTO embeddings(model, content_hash, vector) VALUES (?, ?, ?)",
                 [(embedder.name, h, vec.astype(np.float32).tobytes()) for (h, _), vec in zip(chunk, vectors)])
         done += len(chunk)

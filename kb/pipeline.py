@@ -204,7 +204,7 @@ class Ingestor:
              time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())],
         )
         self.db.execute("DELETE FROM api_index WHERE source = ?", [sf.path])
-        self.db.executemany("INSERT OR IGNORE INTO api_index(name, source) VALUES (?, ?)",
+        self.db.conn.executemany("INSERT OR IGNORE INTO api_index(name, source) VALUES (?, ?)",
                             [(name.lower(), sf.path) for name in meta.api_names])
         self._write_pairs(sf.path, parsed.pairs)
         self._write_open_questions(sf.path, parsed.open_questions)
@@ -250,7 +250,7 @@ class Ingestor:
                 self.db.execute(f"UPDATE pairs SET {sets} WHERE n = ?", [*values.values(), n])
                 self.summary.pairs_updated += 1
             self.db.execute("DELETE FROM pair_topics WHERE pair_n = ?", [n])
-            self.db.executemany("INSERT OR IGNORE INTO pair_topics(pair_n, topic) VALUES (?, ?)", [(n, t) for t in topics])
+            self.db.conn.executemany("INSERT OR IGNORE INTO pair_topics(pair_n, topic) VALUES (?, ?)", [(n, t) for t in topics])
         gone = [r["n"] for pid, r in existing.items() if pid not in seen]
         self._delete_pairs(gone)
 
@@ -295,7 +295,7 @@ class Ingestor:
                 "ddi_calls, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [s.path, path, s.title, s.description, s.url, dumps(list(s.driver_types)), dumps(list(s.inf_classes)),
                  dumps(calls), dumps(s.extra)])
-            self.db.executemany("INSERT OR IGNORE INTO sample_ddis(ddi, sample) VALUES (?, ?)",
+            self.db.conn.executemany("INSERT OR IGNORE INTO sample_ddis(ddi, sample) VALUES (?, ?)",
                                 [(ddi, s.path) for ddi in calls])
         self.summary.samples += len(items)
 

@@ -98,7 +98,7 @@ def ident_leg(db: Database, idents: Sequence[str], filters: Filters, limit: int)
         return []
     where, params = filters.sql()
     sql = (f"SELECT p.n FROM pairs_idents JOIN pairs p ON p.n = pairs_idents.rowid WHERE pairs_idents MATCH ? {where} "
-           f"ORDER BY rank LIMIT ?")
+           f"ORDER BY pairs_idents.rank LIMIT ?")
     return [r[0] for r in db.execute(sql, [fts_or([i.lower() for i in idents]), *params, limit])]
 
 
