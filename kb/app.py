@@ -150,6 +150,55 @@ class KB:
             row = self.db.execute("SELECT n FROM pairs WHERE source = ? ORDER BY position LIMIT 1", [path]).fetchone()
         return hydrate(self.db, [row[0]])[row[0]] if row else None
 
+    def record_feedback(self, query: str, pair_id: str, verdict: str, reason: str = "", origin: str = "web",
+                        user: str | None = None) -> int:
+        """Store a helpful / not-helpful verdict for a pair on a query (used in later rankings).
+
+        Raises:
+            NotFound: no such pair.
+            BadQuery: unknown verdict.
+        """
+        from kb import feedback
+
+        if self.db.execute("SELECT 1 FROM pairs WHERE id = ?", [pair_id]).fetchone() is None:
+            raise NotFound(f"no pair with id {pair_id!r}")
+        try:
+            return feedback.record(self.db, query, pair_id, verdict, reason, origin, user)
+        except ValueError as exc:
+            raise BadQuery(str(exc)) from exc
+
+    def record_open_question(self, question: str, origin: str = "slack", asked_by: str | None = None,
+                             context: dict[str, Any] | None = None) -> str:
+        """Keep a question the KB could not answer confidently, for maintainers.
+
+        Returns:
+            The open question's id (the same question asked again keeps one entry).
+        """
+        import hashlib
+        import time
+
+        from kb.store import dumps
+
+        qid = "q-" + hashlib.sha1(f"{origin}\n{' '.join(question.lower().split())}".encode()).hexdigest()[:16]
+        self.db.execute(
+            "INSERT OR REPLACE INTO open_questions(id, source, origin, locator, question, asked_by, topics, created_at)"
+            " VALUES (?, NULL, ?, ?, ?, ?, '[]', ?)",
+            [qid, origin, dumps(context or {}), question, asked_by, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())])
+        return qid
+
+    def open_questions(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Unanswered questions: from threads (with their source) and from the bot."""
+        from kb.store import loads
+
+        out = []
+        for r in rows(self.db, """SELECT o.id, o.source, o.origin, o.locator, o.question, o.asked_by, o.created_at,
+                                         s.title AS source_title, s.url AS source_url
+                                  FROM open_questions o LEFT JOIN sources s ON s.path = o.source
+                                  ORDER BY o.origin, o.source, o.created_at LIMIT ?""", [limit]):
+            r["locator"] = loads(r["locator"], {})
+            out.append(r)
+        return out
+
     def topics(self) -> list[dict[str, Any]]:
         """All topics with pair counts."""
         counts = {r[0]: r[1] for r in self.db.execute("SELECT topic, count(*) FROM pair_topics GROUP BY topic")}

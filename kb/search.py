@@ -172,6 +172,7 @@ class SearchParams:
     keyword_weight: float = 1.0
     ident_weight: float = 1.0
     legs: tuple[str, ...] = ("keyword", "ident", "dense", "api")
+    use_feedback: bool = True
 
 
 def search(db: Database, query: str, *, index: Any = None, embedder: Any = None, params: SearchParams | None = None,
@@ -221,6 +222,14 @@ def search(db: Database, query: str, *, index: Any = None, embedder: Any = None,
     results: list[dict[str, Any]] = []
     window = ordered[: params.k * 4 + 20]
     details = hydrate(db, window)
+    if params.use_feedback:
+        from kb.feedback import adjustments
+        factors = adjustments(db, query)
+        if factors:
+            for n in window:
+                if n in details and details[n]["id"] in factors:
+                    fused[n] *= factors[details[n]["id"]]
+            window.sort(key=lambda n: -fused[n])
     for n in window:
         item = details.get(n)
         if item is None:  # in the index but deleted since: the store is the truth

@@ -222,3 +222,23 @@ def set_meta(db: Database, key: str, value: str) -> None:
     """Write one value into the ``meta`` key/value table."""
     db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                [key, value])
+
+
+@migrations()
+def m002_feedback(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY,
+            query TEXT NOT NULL,
+            query_terms TEXT NOT NULL,
+            pair_id TEXT NOT NULL,
+            verdict TEXT NOT NULL CHECK (verdict IN ('helpful', 'not-helpful')),
+            reason TEXT NOT NULL DEFAULT '',
+            origin TEXT NOT NULL DEFAULT 'web',
+            user TEXT,
+            created_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'active'
+        )"""
+    )
+    db.execute("CREATE INDEX feedback_pair ON feedback(pair_id)")
