@@ -270,7 +270,7 @@ def eval_cmd(devset: Path | None, show_misses: bool, as_json: bool, data_dir: Pa
 @click.option("--dev", is_flag=True, help="Flask's development server with reloader instead of waitress.")
 @data_dir_option
 def serve(host: str | None, port: int | None, threads: int | None, dev: bool, data_dir: Path | None) -> None:
-    """Serve the web UI, the JSON API and the Slack endpoint.
+    """Serve the web UI, the JSON API and the Slack endpoint (waitress, threads sized by KB_THREADS).
 
     Example: kb serve --port 8080
     """
