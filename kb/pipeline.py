@@ -58,6 +58,7 @@ class Summary:
     open_questions: int = 0
     samples: int = 0
     scripts: int = 0
+    links: int = 0
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -154,6 +155,8 @@ class Ingestor:
         self.fmt = fmt
         self.classify = Classifier()
         self.summary = Summary()
+        self.changed: set[str] = set()  # sources whose pairs must be relinked
+        self.catalog_changed = False  # samples or scripts changed: every pair must be relinked
 
     def ingest_file(self, sf: SourceFile) -> None:
         """Ingest one file; problems are recorded in the summary, never raised."""
@@ -190,6 +193,7 @@ class Ingestor:
         with self.db.atomic():
             self._write(sf, digest, fmt, kind, parsed)
         self.summary.parsed += 1
+        self.changed.add(sf.path)
 
     def _write(self, sf: SourceFile, digest: str, fmt: str, kind: str, parsed: Parsed) -> None:
         meta = parsed.meta
@@ -273,7 +277,8 @@ class Ingestor:
         self.summary.open_questions += len(items)
 
     def _write_scripts(self, path: str, items: list[Script]) -> None:
-        self.db.execute("DELETE FROM scripts WHERE source = ?", [path])
+        if self.db.execute("DELETE FROM scripts WHERE source = ?", [path]).rowcount or items:
+            self.catalog_changed = True
         for item in items:
             sid = item.extra.get("id") or make_pair_id(path, item.locator)
             self.db.execute(
@@ -287,7 +292,8 @@ class Ingestor:
         old = [r[0] for r in self.db.execute("SELECT path FROM samples WHERE source = ?", [path]).fetchall()]
         for sample_path in old:
             self.db.execute("DELETE FROM sample_ddis WHERE sample = ?", [sample_path])
-        self.db.execute("DELETE FROM samples WHERE source = ?", [path])
+        if self.db.execute("DELETE FROM samples WHERE source = ?", [path]).rowcount or items:
+            self.catalog_changed = True
         for s in items:
             calls = {ddi: [list(place) for place in places] for ddi, places in s.ddi_calls.items()}
             self.db.execute(
@@ -312,6 +318,7 @@ class Ingestor:
                 self.db.execute("DELETE FROM api_index WHERE source = ?", [path])
                 self.db.execute("DELETE FROM sources WHERE path = ?", [path])
         self.summary.sources_removed += len(stale)
+        self.changed.update(stale)
 
 
 def run(db: Database, sources: Iterable[Path], fmt: str | None = None,
@@ -343,5 +350,10 @@ def run(db: Database, sources: Iterable[Path], fmt: str | None = None,
         whole_source_failed = any(p.path == str(source) for p in worker.summary.problems[problems_before:])
         if (source.is_dir() or is_archive(source)) and not whole_source_failed:
             worker.remove_missing(str(source.resolve()), seen)
+    from kb.linking import relink
+    if worker.catalog_changed:
+        worker.summary.links = relink(db)
+    elif worker.changed:
+        worker.summary.links = relink(db, sorted(worker.changed))
     worker.summary.seconds = time.perf_counter() - started
     return worker.summary

@@ -158,6 +158,8 @@ def hydrate(db: Database, ns: Sequence[int]) -> dict[int, dict[str, Any]]:
                        "url": r["source_url"], "locator": loads(r["locator"], {})},
             "samples": [], "scripts": [],
         }
+    from kb.linking import attach
+    attach(db, out)
     return out
 
 

@@ -242,3 +242,20 @@ def m002_feedback(db: Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX feedback_pair ON feedback(pair_id)")
+
+
+@migrations()
+def m003_links(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE links (
+            pair_n INTEGER NOT NULL,
+            target_type TEXT NOT NULL CHECK (target_type IN ('sample', 'script')),
+            target TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            evidence TEXT NOT NULL DEFAULT '{}',
+            weight REAL NOT NULL DEFAULT 0,
+            PRIMARY KEY (pair_n, target_type, target)
+        )"""
+    )
+    db.execute("CREATE INDEX links_target ON links(target_type, target)")
