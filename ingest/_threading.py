@@ -233,7 +233,8 @@ def _link(el: _Node, base: str | None) -> str:
 
 def _list(el: _Node, base: str | None) -> str:
     ordered = el.tag == "ol"
-    start = int(el.attrs["start"]) if el.attrs.get("start", "").isdigit() else 1
+    start_attr = el.attrs.get("start", "")
+    start = int(start_attr) if re.fullmatch(r"[0-9]{1,6}", start_attr) else 1
     lines: list[str] = []
     items = [c for c in el.children if isinstance(c, _Node) and c.tag == "li"]
     for number, item in enumerate(items, start):

@@ -54,7 +54,9 @@ def parse(text: str, source: SourceDoc) -> Iterator[Record]:
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise ParseError(f"Discourse JSON is not valid JSON ({exc}); export the topic again from /t/<id>.json") from None
+        raise ParseError(
+            f"Discourse JSON is not valid JSON ({exc}); export the topic again from /t/<id>.json"
+        ) from None
     site = _site(source.url)
     if isinstance(data, list):
         if not data:
@@ -81,7 +83,8 @@ def _meta(topics: list[Thread], site: str, records: list[Pair | OpenQuestion]) -
     texts = [r.question for r in records] + [r.answer for r in records if isinstance(r, Pair)]
     if len(topics) == 1:
         only = topics[0]
-        return SourceMeta(title=only.title, url=only.url, description=f"Discourse topic, {_plural(len(only.posts), 'post')}",
+        description = f"Discourse topic, {_plural(len(only.posts), 'post')}"
+        return SourceMeta(title=only.title, url=only.url, description=description,
                           api_names=api_names(*texts), extra={"site": site, **only.extra})
     return SourceMeta(title=f"{len(topics)} Discourse topics", url=site,
                       description=", ".join(t.title for t in topics)[:500], api_names=api_names(*texts),
@@ -116,7 +119,7 @@ def _topic(data: Any, site: str, index: int | None) -> Thread:
     accepted_number = _accepted_number(data.get("accepted_answer"))
     base_url = f"{site}/t/{slug or 'topic'}/{topic_id}" if topic_id is not None else None
     parsed = [_post(raw, number, where, site, base_url, accepted_number) for number, raw in enumerate(posts, 1)]
-    thread_posts = [p for p in parsed if p is not None]
+    thread_posts = sorted((p for p in parsed if p is not None), key=lambda p: p.ref)
     if not thread_posts:
         raise ParseError(f"{where} has no regular posts (post_type 1) in post_stream.posts")
     extra: dict[str, Any] = {"topic_id": topic_id}
@@ -164,7 +167,8 @@ def _post(raw: Any, position: int, where: str, site: str, base_url: str | None, 
     if post_type != _REGULAR_POST or raw.get("deleted_at") or raw.get("hidden") is True:
         return None
     username = raw.get("username") if isinstance(raw.get("username"), str) else None
-    name = raw.get("name") if isinstance(raw.get("name"), str) and raw.get("name").strip() else None
+    full_name = raw.get("name")
+    name = full_name.strip() if isinstance(full_name, str) and full_name.strip() else None
     reply_to = raw.get("reply_to_post_number")
     created = raw.get("created_at")
     return Post(

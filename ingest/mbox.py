@@ -29,6 +29,8 @@ from kb.models import SourceMeta
 
 # A header line: an RFC 5322 field name (printable ASCII except ':') followed by a colon.
 _HEADER_LINE = re.compile(r"[!-9;-~]+:")
+# "From sender Tue Mar  5 09:31:07 2024": later separators must carry the time, unlike prose lines.
+_SEPARATOR = re.compile(r"From \S+.*\b\d{1,2}:\d{2}")
 _MSGID = re.compile(r"<[^<>\s]+>")
 _SUBJECT_TAGS = re.compile(r"^\s*(?:(?:re|aw|sv|antw|fwd?)\s*(?:\[\d+\])?\s*:\s*|\[[^\]]{1,40}\]\s*)", re.IGNORECASE)
 _REPLY_TAG = re.compile(r"^\s*(?:re|aw|sv|antw)\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
@@ -117,8 +119,8 @@ def _split(text: str) -> Iterator[tuple[int, int, str]]:
         raise ParseError(f"mbox line {first + 1} is not a 'From ' separator ({lines[first][:40]!r}); not an mbox file")
     starts = [first]
     for i in range(first + 1, len(lines) - 1):
-        # A separator follows a blank line and precedes a header; "From what I see..." in a body does not.
-        if lines[i].startswith("From ") and not lines[i - 1].strip() and _HEADER_LINE.match(lines[i + 1]):
+        # A separator follows a blank line, has a date and precedes a header; "From what I see..." does not.
+        if not lines[i - 1].strip() and _SEPARATOR.match(lines[i]) and _HEADER_LINE.match(lines[i + 1]):
             starts.append(i)
     for number, (start, end) in enumerate(zip(starts, [*starts[1:], len(lines)]), 1):
         chunk = lines[start + 1 : end]

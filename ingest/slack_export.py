@@ -26,7 +26,7 @@ ACCEPT_REACTIONS = frozenset({"white_check_mark", "heavy_check_mark", "ballot_bo
 SCORE_REACTIONS = frozenset({"+1", "thumbsup"})
 # Subtypes that are still a person talking; every other subtype (channel_join, bot_message, ...) is skipped.
 _USER_SUBTYPES = frozenset({"thread_broadcast", "file_share", "me_message"})
-_TS = re.compile(r"\d{1,10}(?:\.\d{1,9})?")  # seconds since 1970 (10 digits last until 2286)
+_TS = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,9})?")  # seconds since 1970 (10 digits last until 2286)
 _FENCE = re.compile(r"```(.*?)```", re.DOTALL)
 _INLINE_CODE = re.compile(r"`([^`\n]+)`")
 _ANGLE = re.compile(r"<([^<>\n]+)>")
@@ -92,7 +92,8 @@ def _check(message: Any, index: int) -> dict[str, Any]:
     if isinstance(ts, (int, float)) and not isinstance(ts, bool):
         ts = f"{ts:.6f}" if isinstance(ts, float) else str(ts)
     if not isinstance(ts, str) or not _TS.fullmatch(ts):
-        raise ParseError(f"Slack message {index} has no valid ts (got {message.get('ts')!r}); expected '1709647200.123456'")
+        got = message.get("ts")
+        raise ParseError(f"Slack message {index} has no valid ts (got {got!r}); expected like '1709647200.123456'")
     thread_ts = message.get("thread_ts")
     if thread_ts is not None and (not isinstance(thread_ts, str) or not _TS.fullmatch(thread_ts)):
         raise ParseError(f"Slack message {index} has an invalid thread_ts {thread_ts!r}")

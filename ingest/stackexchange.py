@@ -99,7 +99,7 @@ class _Question:
 
 def _ref(post_id: str) -> int | str:
     # Ids are numbers in every dump; keep them numeric in locators like Discourse post numbers.
-    return int(post_id) if post_id.isdigit() else post_id
+    return int(post_id) if re.fullmatch(r"[0-9]{1,18}", post_id) else post_id
 
 
 def _site(url: str | None) -> str:
@@ -145,10 +145,9 @@ def _int(row: dict[str, str], name: str, number: int, required: bool = False) ->
             where = f"Posts.xml row {number}" + (f" (Id={row['Id']})" if row.get("Id") else "")
             raise ParseError(f"{where}: missing {name}")
         return 0
-    try:
-        return int(value)
-    except ValueError:
-        raise ParseError(f"Posts.xml row {number}: {name}={value[:20]!r} is not an integer") from None
+    if not re.fullmatch(r"-?[0-9]{1,12}", value):
+        raise ParseError(f"Posts.xml row {number}: {name}={value[:20]!r} is not an integer")
+    return int(value)
 
 
 def _tags(value: str) -> tuple[str, ...]:

@@ -30,7 +30,8 @@ from kb.models import SourceMeta
 
 EXPORTS = Path(__file__).resolve().parent / "data" / "exports"
 SLACK_DAY = "slack/driver-help/2024-03-05.json"
-TOPIC_URL = "https://community.osr.com/t/wdfrequestsend-fails-with-status-invalid-device-state-after-selective-suspend/101234"
+TOPIC_URL = ("https://community.osr.com/t/"
+             "wdfrequestsend-fails-with-status-invalid-device-state-after-selective-suspend/101234")
 
 
 def read(name: str) -> str:
@@ -266,6 +267,14 @@ def test_mbox_reply_cycle_and_duplicate_ids_do_not_loop():
     assert [r.locator for r in records[1:]] == [{"question": ["<1@x>"], "answer": ["<2@x>"]}]
 
 
+def test_mbox_body_line_starting_with_from_is_not_a_separator():
+    text = ("From a@x.com Mon Jan  1 10:00:00 2024\nFrom: A <a@x.com>\nSubject: INF question\nMessage-ID: <1@x>\n\n"
+            "Why does my INF fail?\n\nFrom here:\nNote: the log says 0xe0000247\n")
+    records = list(mbox.parse(text, SourceDoc(path="x.mbox", kind="mbox")))
+    assert len(records) == 2
+    assert records[1].question == "INF question\n\nWhy does my INF fail?\n\nFrom here:\nNote: the log says 0xe0000247"
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
@@ -339,6 +348,7 @@ def test_stackexchange_site_from_source_url():
         ("x.xml", '<posts><row PostTypeId="1"/></posts>', "row 1: missing Id"),
         ("x.xml", '<posts><row Id="2" PostTypeId="2"/></posts>', r"row 1 \(Id=2\): answer without ParentId"),
         ("x.xml", '<posts><row Id="2" PostTypeId="1" Score="lots"/></posts>', "Score='lots' is not an integer"),
+        ("x.xml", '<posts><row Id="2" PostTypeId="\u00b2"/></posts>', "PostTypeId='\u00b2' is not an integer"),
     ],
 )
 def test_stackexchange_bad_input_raises_parse_error(name, text, message):
@@ -440,6 +450,8 @@ def test_api_names_in_order_of_appearance():
         ("<table><tr><th>IRQL</th></tr><tr><td>2</td></tr></table>", "| IRQL |\n|---|\n| 2 |"),
         ("<script>x()</script><p>kept</p>", "kept"),
         ("<p>unclosed <b>bold", "unclosed **bold**"),
+        ('<ol start="\u00b2"><li>x</li></ol><ol start="3"><li>y</li></ol>', "1. x\n\n3. y"),
+        ("<div>" * 500 + "deep" + "</div>" * 500, "deep"),
     ],
 )
 def test_html_to_markdown(html, markdown):
