@@ -22,7 +22,7 @@ from webapp import create_app
 FAKE_KB_DATA = Path(__file__).resolve().parent / "data" / "webapp" / "fake_kb.yml"
 _WORD_RE = re.compile(r"\w+")
 # Sources the fake ranks first in topic listings, like "best sources first" in the real one.
-_KIND_RANK = {"ddi-ref": 0, "learn-doc": 1, "sample-readme": 2, "handbook": 3, "magazine": 4, "blog-thread": 5}
+_KIND_RANK = {"handbook": 0, "learn-doc": 1, "api-ref": 2, "sample-readme": 3, "article": 4, "thread": 5}
 
 
 class FakeKB:
@@ -31,8 +31,13 @@ class FakeKB:
     ``fail`` maps a method name to an exception that method raises (to test error handling).
     """
 
-    def __init__(self, path: Path = FAKE_KB_DATA, top_k: int | None = None, max_k: int | None = None,
-                 max_query_chars: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        path: Path = FAKE_KB_DATA,
+        top_k: int | None = None,
+        max_k: int | None = None,
+        max_query_chars: int | None = None,
+    ) -> None:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         self.top_k = top_k or DEFAULTS["TOP_K"]
         self.max_k = max_k or DEFAULTS["MAX_K"]
@@ -43,6 +48,7 @@ class FakeKB:
         self._sources = data["sources"]
         self._open_questions = data["open_questions"]
         self._samples = data["samples"]
+        self._scripts = {s["id"]: s for s in data["scripts"]}
         self._pairs = [self._result(p) for p in data["pairs"]]
         self._by_id = {p["id"]: p for p in self._pairs}
 
@@ -136,19 +142,29 @@ class FakeKB:
     def source_kinds(self) -> list[dict[str, Any]]:
         self._enter("source_kinds")
         counts: dict[str, int] = {}
-        for src in self._sources.values():
-            counts[src["kind"]] = counts.get(src["kind"], 0) + 1
-        return [{"kind": kind, "count": n} for kind, n in sorted(counts.items())]
+        for pair in self._pairs:
+            counts[pair["source"]["kind"]] = counts.get(pair["source"]["kind"], 0) + 1
+        return [{"kind": kind, "count": n} for kind, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    def get_script(self, script_id: str) -> dict[str, Any]:
+        """Not in KBService yet: the shape the /scripts/<id> page expects."""
+        self._enter("get_script", script_id)
+        raw = self._scripts.get(script_id)
+        if raw is None:
+            raise NotFound(f"No script with id {script_id!r}: it may have been removed by a re-ingest.")
+        src = self._sources[raw["source"]]
+        source = {k: src[k] for k in ("kind", "path", "title", "url")} | {"locator": raw["locator"]}
+        return {k: v for k, v in raw.items() if k != "source"} | {"source": source}
 
     def stats(self) -> dict[str, Any]:
         self._enter("stats")
-        scripts = {s["id"] for p in self._pairs for s in p["scripts"]}
         return {
             "sources": len(self._sources),
             "pairs": len(self._pairs),
             "open_questions": self._open_questions,
             "samples": len(self._samples),
-            "scripts": len(scripts),
+            "scripts": len(self._scripts),
+            "by_kind": {k["kind"]: k["count"] for k in self.source_kinds()},
             "index": {"backend": "fake", "model": "none", "dim": 0, "count": len(self._pairs), "built_at": None},
         }
 

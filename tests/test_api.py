@@ -9,6 +9,7 @@ from fakes import app  # noqa: F401  (pytest fixture)
 from fakes import assert_api_error
 from fakes import client  # noqa: F401  (pytest fixture)
 from fakes import fake_kb  # noqa: F401  (pytest fixture)
+from fakes import make_test_app
 from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
@@ -33,12 +34,12 @@ def test_search_returns_the_kb_result(client, fake_kb):
 
 
 def test_search_passes_k_topics_and_kinds(client, fake_kb):
-    resp = client.get("/api/search?q=IRQL&k=2&topic=irql,kmdf&topic=sync&kind=ddi-ref&kind=learn-doc,ddi-ref")
+    resp = client.get("/api/search?q=IRQL&k=2&topic=irql,kmdf&topic=sync&kind=api-ref&kind=learn-doc,api-ref")
     assert resp.status_code == 200
-    assert fake_kb.calls[-1] == ("search", ("IRQL", 2, ("irql", "kmdf", "sync"), ("ddi-ref", "learn-doc")))
+    assert fake_kb.calls[-1] == ("search", ("IRQL", 2, ("irql", "kmdf", "sync"), ("api-ref", "learn-doc")))
     results = resp.get_json()["results"]
     assert 1 <= len(results) <= 2
-    assert all(r["source"]["kind"] in {"ddi-ref", "learn-doc"} for r in results)
+    assert all(r["source"]["kind"] in {"api-ref", "learn-doc"} for r in results)
 
 
 def test_search_filters_narrow_results(client):
@@ -89,8 +90,6 @@ def test_control_characters_are_cleaned_before_the_kb(client, fake_kb):
 
 
 def test_query_length_limit_comes_from_settings(fake_kb):
-    from fakes import make_test_app
-
     client = make_test_app(fake_kb, MAX_QUERY_CHARS=10, MAX_K=3).test_client()
     body = assert_api_error(client.get("/api/search?q=" + "x" * 11), 400)
     assert "10" in body["error"]

@@ -21,8 +21,11 @@ from kb.settings import DEFAULTS
 from webapp import CONTENT_SECURITY_POLICY
 from webapp import create_app
 from webapp import views
+from webapp.render import describe_reason
+from webapp.render import evidence_links
 from webapp.render import format_locator
 from webapp.render import highlight
+from webapp.render import plain_text
 from webapp.render import query_terms
 from webapp.render import render_markdown
 from webapp.render import sanitize
@@ -127,7 +130,7 @@ def test_home_shows_intro_examples_and_stats(client):
     assert "/?q=driver+fails+to+unload" in html  # an example query link
     assert "13 answers from 12 sources" in html
     assert '<option value="irql">IRQL (' in html
-    assert '<option value="ddi-ref">API reference (' in html
+    assert '<option value="api-ref">API reference (' in html
     assert 'src="/static/app.js"' in html
 
 
@@ -153,9 +156,9 @@ def test_search_snippet_is_plain_text_and_short(client):
 
 
 def test_search_filters_are_kept_in_the_form(client):
-    html = page(client, "/?q=IRQL&topic=memory&kind=ddi-ref")
+    html = page(client, "/?q=IRQL&topic=memory&kind=api-ref")
     assert '<option value="memory" selected>' in html
-    assert '<option value="ddi-ref" selected>' in html
+    assert '<option value="api-ref" selected>' in html
     assert "How do I allocate nonpaged pool with a tag?" in html
     assert "What causes bug check 0xD1" not in html
 
@@ -215,7 +218,10 @@ def test_answer_table_and_sample_evidence(client, fake_kb):
     pair = fake_kb.pair_by_question("KeSetEvent")
     html = page(client, f"/pairs/{pair['id']}")
     assert "<table>" in html and "<td>DISPATCH_LEVEL</td>" in html
-    blob = "https://github.com/microsoft/Windows-driver-samples/blob/main/general/toaster/toastDrv/kmdf/func/featured/toaster.c#L512"
+    blob = (
+        "https://github.com/microsoft/Windows-driver-samples/blob/main/"
+        "general/toaster/toastDrv/kmdf/func/featured/toaster.c#L512"
+    )
     assert f'href="{blob}"' in html
     assert "fact: irql" in html
 
@@ -227,10 +233,28 @@ def test_hostile_answer_is_sanitized(client, fake_kb):
     assert "<script" not in answer and "<img" not in answer
     assert "&lt;script&gt;" in answer  # raw HTML from the source is shown as text
     links = Tags(answer).find("a")
-    assert [a["href"] for a in links] == ["https://learn.microsoft.com/windows-hardware/drivers/wdf/forwarding-i-o-requests"]
+    official = "https://learn.microsoft.com/windows-hardware/drivers/wdf/forwarding-i-o-requests"
+    assert [a["href"] for a in links] == [official]
     assert all(a["rel"] == "nofollow noopener" for a in links)
     # search results show the same answer as plain text
     assert_csp_clean(page(client, "/?q=forward+request+script"))
+
+
+def test_script_links_and_page(client, fake_kb):
+    pair = fake_kb.pair_by_question("fails to unload")
+    html = page(client, f"/pairs/{pair['id']}")
+    assert 'href="/scripts/s-unload-objhdr"' in html and "from the same page" in html
+    script = page(client, "/scripts/s-unload-objhdr")
+    assert '<pre><code>!object 81a578c0\nba w4 81a578a8 &#34;k;g&#34;' in script
+    assert "<summary>Sample output</summary>" in script
+    assert "code block 1" in script and "Debugging a Failed Driver Unload" in script
+    page(client, "/scripts/nope", 404)
+
+
+def test_script_page_without_get_script_is_a_404(fake_kb, monkeypatch):
+    monkeypatch.delattr(type(fake_kb), "get_script")
+    html = page(make_test_app(fake_kb).test_client(), "/scripts/s-unload-objhdr", 404)
+    assert "get_script" in html
 
 
 def test_missing_pair_is_an_html_404(client):
@@ -260,7 +284,9 @@ def test_topic_page_paginates(client, monkeypatch):
     assert "page 3 of 3" in last
 
 
-@pytest.mark.parametrize(("url", "status"), [("/topics/nope", 404), ("/topics/kmdf?page=0", 400), ("/topics/kmdf?page=x", 400)])
+@pytest.mark.parametrize(
+    ("url", "status"), [("/topics/nope", 404), ("/topics/kmdf?page=0", 400), ("/topics/kmdf?page=x", 400)]
+)
 def test_topic_page_errors(client, url, status):
     page(client, url, status)
 
@@ -330,9 +356,20 @@ def test_snippet_centres_on_the_first_match():
     assert len(text) <= 310
 
 
+def test_plain_text_keeps_table_rows_apart():
+    md = (
+        "Intro **bold**\n\n| Wait | IRQL |\n|---|---|\n| FALSE | DISPATCH_LEVEL |\n| TRUE | APC_LEVEL |\n\n"
+        "`code` <b>x</b>"
+    )
+    assert plain_text(md) == "Intro bold Wait IRQL; FALSE DISPATCH_LEVEL; TRUE APC_LEVEL; code <b>x</b>"
+
+
 def test_sanitize_removes_active_content():
-    out = str(sanitize('<a href="javascript:alert(1)">x</a><img src=x onerror=alert(1)><script>alert(1)</script>'
-                       '<p style="color:red" onclick="x()">p</p><a href="https://example.com/">ok</a>'))  # fmt: skip
+    hostile = (
+        '<a href="javascript:alert(1)">x</a><img src=x onerror=alert(1)><script>alert(1)</script>'
+        '<p style="color:red" onclick="x()">p</p><a href="https://example.com/">ok</a>'
+    )
+    out = str(sanitize(hostile))
     assert "<script" not in out and "alert" not in out
     assert "onerror" not in out and "onclick" not in out and "style" not in out
     assert "javascript:" not in out
@@ -345,6 +382,59 @@ def test_render_markdown_shows_raw_html_as_text_and_drops_bad_links():
     assert 'href="javascript:' not in out
     assert 'href="mailto:a@b.c"' in out
     assert "other.md" not in out  # no base URL: relative links are dropped
+
+
+def test_describe_reason_and_evidence_of_real_links():
+    sample = {
+        "url": "https://github.com/microsoft/Windows-driver-samples/tree/main/general/toaster",
+        "reason": "calls-ddi",
+        "evidence": {"ddi": "WdfRequestSend", "file": "general/toaster/func.c", "line": 88},
+    }
+    assert describe_reason(sample) == "calls WdfRequestSend"
+    assert evidence_links(sample) == [
+        {
+            "text": "general/toaster/func.c:88",
+            "url": "https://github.com/microsoft/Windows-driver-samples/blob/main/general/toaster/func.c#L88",
+        }
+    ]
+    tools = {"reason": "task-match", "evidence": {"tools": ["pnputil", "devcon"]}}
+    assert describe_reason(tools) == "uses pnputil, devcon"
+    assert describe_reason({"reason": "topic", "evidence": {"topics": ["usb"]}}) == "same topic: usb"
+    assert describe_reason({"reason": "mentioned", "evidence": {"alias": "toaster"}}) == "named in this answer"
+    assert evidence_links({"reason": "topic", "evidence": {"topics": ["usb"]}}) == []
+    assert evidence_links({"evidence": [["a.c", 3], "b.c:4"]}) == [
+        {"text": "a.c:3", "url": None},
+        {"text": "b.c:4", "url": None},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "safe"),
+    [
+        ("https://learn.microsoft.com/x", True),
+        ("/scripts/s-1", True),
+        ("//evil.example/x", False),
+        ("javascript:alert(1)", False),
+        (" JavaScript:alert(1)", False),
+        ("data:text/html,x", False),
+        (None, False),
+    ],
+)
+def test_safe_url(url, safe):
+    assert (views.safe_url(url) is not None) == safe
+
+
+@pytest.mark.parametrize(
+    ("locator", "kind", "text"),
+    [
+        ({"question": [5], "answer": [6]}, "thread", "comments 5 → 6"),
+        ({"topic": 12, "question": [1], "answer": [3]}, "discourse", "posts 1 → 3, topic 12"),
+        ({"question": ["<a@b>"], "answer": ["<c@d>"]}, "mbox", "messages <a@b> → <c@d>"),
+        ({"block": 0}, "learn-doc", "code block 1"),
+    ],
+)
+def test_format_locator_by_kind(locator, kind, text):
+    assert format_locator(locator, kind) == text
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,12 @@ ALLOWED_TAGS = {
     "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td",
     "del", "kbd", "sup", "sub",
 }  # fmt: skip
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"colspan", "rowspan"}, "td": {"colspan", "rowspan"}}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "ol": {"start"},
+    "th": {"colspan", "rowspan"},
+    "td": {"colspan", "rowspan"},
+}
 ALLOWED_SCHEMES = {"http", "https", "mailto"}
 LINK_REL = "nofollow noopener"
 
@@ -34,6 +39,7 @@ _WORD_RE = re.compile(r"\w+")
 # A term that looks like code (WdfRequestSend, IRP_MJ_READ, x64) is matched as a whole word only.
 _IDENT_RE = re.compile(r"[a-z][A-Z]|[A-Z][a-z0-9]+[A-Z]|_|\d|^[A-Z]{2,}$")
 _SPACE_RE = re.compile(r"\s+")
+_ROW_END_RE = re.compile(r"</(td|th)>\s*</tr>")
 
 
 def _render_image(self: Any, tokens: list[Any], idx: int, options: Any, env: Any) -> str:
@@ -111,7 +117,10 @@ def render_markdown(text: str, base_url: str | None = None) -> Markup:
 
 def plain_text(text: str) -> str:
     """Markdown to one line of plain text (no markup, whitespace collapsed)."""
-    stripped = nh3.clean(_MD.render(text or ""), tags=set())
+    # Keep table rows apart once the markup is gone ("FALSE DISPATCH_LEVEL; TRUE APC_LEVEL"). The ";" goes
+    # inside the last cell: text between table tags would be moved before the table by the HTML parser.
+    rendered = _ROW_END_RE.sub(r";</\1></tr>", _MD.render(text or ""))
+    stripped = nh3.clean(rendered, tags=set())
     return _SPACE_RE.sub(" ", html.unescape(stripped)).strip()
 
 
@@ -198,11 +207,21 @@ def snippet(answer: str, terms: list[str], size: int = SNIPPET_CHARS) -> str:
     return ("… " if start > 0 else "") + piece + (" …" if end < len(text) else "")
 
 
-def format_locator(locator: dict[str, Any] | None) -> str:
+# What the numbers in a thread locator count, by source kind.
+_POST_WORDS = {"thread": "comments", "discourse": "posts", "stackexchange": "posts", "mbox": "messages",
+               "slack-export": "messages"}
+
+
+def format_locator(locator: dict[str, Any] | None, kind: str | None = None) -> str:
     """Say where in its source a pair comes from, for people.
 
-    Examples: ``{"question": [5], "answer": [6]}`` -> ``"comments 5 → 6"``;
-    ``{"section": "remarks", "part": 2}`` -> ``"section “remarks”, part 2"``; ``{"fact": "irql"}`` -> ``"fact: irql"``.
+    Examples: ``{"question": [5], "answer": [6]}`` -> ``"comments 5 → 6"`` (``"messages"`` for mail and chat,
+    ``"posts"`` for forums); ``{"section": "remarks", "part": 2}`` -> ``"section “remarks”, part 2"``;
+    ``{"fact": "irql"}`` -> ``"fact: irql"``; ``{"block": 0}`` -> ``"code block 1"``.
+
+    Args:
+        locator: the pair's ``source.locator``.
+        kind: the source kind, which names the units of a thread.
 
     Returns:
         A short phrase, or ``""`` for an empty locator.
@@ -211,18 +230,48 @@ def format_locator(locator: dict[str, Any] | None) -> str:
         return ""
     loc = dict(locator)
     parts: list[str] = []
-    if "question" in loc and "answer" in loc:
-        question = _numbers(loc.pop("question"))
-        answer = _numbers(loc.pop("answer"))
-        parts.append(f"comments {question} → {answer}")
     if "section" in loc:
         parts.append(f"section “{loc.pop('section')}”")
     if "part" in loc:
         parts.append(f"part {loc.pop('part')}")
     if "fact" in loc:
         parts.append(f"fact: {loc.pop('fact')}")
+    if "question" in loc and "answer" in loc:
+        question = _numbers(loc.pop("question"))
+        answer = _numbers(loc.pop("answer"))
+        parts.append(f"{_POST_WORDS.get(kind or '', 'comments')} {question} → {answer}")
+    if isinstance(loc.get("block"), int):
+        parts.append(f"code block {loc.pop('block') + 1}")  # stored 0-based
     parts.extend(f"{key} {_numbers(value)}" for key, value in sorted(loc.items()))
     return ", ".join(parts)
+
+
+_REASONS = {
+    "mentioned": "named in this answer",
+    "from-page": "from the same page",
+}
+
+
+def describe_reason(item: dict[str, Any]) -> str:
+    """Why a sample or script is linked, in words: ``calls KeSetEvent``, ``uses pnputil``, ``same topic: usb``.
+
+    Args:
+        item: a ``samples`` / ``scripts`` entry (``reason`` code plus ``evidence``).
+
+    Returns:
+        A short phrase; unknown reasons are shown as they are.
+    """
+    reason = str(item.get("reason") or "")
+    evidence = item.get("evidence") if isinstance(item.get("evidence"), dict) else {}
+    if reason == "calls-ddi":
+        return f"calls {evidence['ddi']}" if evidence.get("ddi") else "calls an API this answer is about"
+    if reason == "task-match":
+        tools = evidence.get("tools") or []
+        return f"uses {', '.join(map(str, tools))}" if tools else "does the task this answer describes"
+    if reason == "topic":
+        topics = evidence.get("topics") or []
+        return f"same topic: {', '.join(map(str, topics))}" if topics else "same topic"
+    return _REASONS.get(reason, reason.replace("-", " "))
 
 
 def _numbers(value: Any) -> str:
@@ -234,8 +283,9 @@ def _numbers(value: Any) -> str:
 def evidence_links(item: dict[str, Any]) -> list[dict[str, Any]]:
     """Turn a sample's or script's ``evidence`` into ``[{"text": "file:line", "url": str | None}]``.
 
-    Accepts a list of ``[file, line]`` pairs, ``{"file", "line", "url"?}`` dicts or ``"file:line"``
-    strings (or one of them alone). GitHub URLs are built from the item's ``/tree/<branch>/`` URL.
+    Accepts ``{"file", "line", "url"?, "ddi"?}`` (what kb.linking stores), a list of ``[file, line]``
+    pairs, ``"file:line"`` strings, or a list of such dicts. Entries without a file are skipped.
+    GitHub URLs are built from the item's ``/tree/<branch>/`` URL when the entry has none.
 
     Returns:
         Up to 5 links; ``url`` is None when none can be built.
@@ -251,11 +301,13 @@ def evidence_links(item: dict[str, Any]) -> list[dict[str, Any]]:
     for entry in list(evidence)[:5]:
         url = None
         if isinstance(entry, dict):
-            file, line, url = entry.get("file") or entry.get("path") or "", entry.get("line"), entry.get("url")
+            file, line, url = entry.get("file") or "", entry.get("line"), entry.get("url")
         elif isinstance(entry, list | tuple) and entry:
             file, line = str(entry[0]), entry[1] if len(entry) > 1 else None
         else:
             file, _, line = str(entry).rpartition(":") if ":" in str(entry) else (str(entry), "", None)
+        if not file:
+            continue  # evidence without a place (a mention, shared topics, matching tools)
         text = f"{file}:{line}" if line not in (None, "") else str(file)
         links.append({"text": text, "url": url or _github_blob(item.get("url"), file, line)})
     return links

@@ -13,9 +13,11 @@ from flask import request
 from markupsafe import Markup
 
 from kb.errors import BadQuery
+from kb.errors import NotFound
 from kb.errors import UnknownTopic
 from webapp import get_kb
 from webapp.api import parse_search_args
+from webapp.render import describe_reason
 from webapp.render import evidence_links
 from webapp.render import format_locator
 from webapp.render import highlight
@@ -36,26 +38,33 @@ EXAMPLE_QUERIES = (
 # Friendly names for the source kinds we know; others are shown as they are.
 KIND_LABELS = {
     "learn-doc": "Docs",
-    "ddi-ref": "API reference",
-    "blog-thread": "Thread",
-    "thread": "Thread",
-    "magazine": "Article",
+    "api-ref": "API reference",
     "handbook": "Handbook",
+    "thread": "Thread",
+    "article": "Article",
+    "discourse": "Forum",
+    "mbox": "Mailing list",
+    "stackexchange": "Stack Exchange",
+    "slack-export": "Slack",
+    "samples-catalog": "Samples",
     "sample-readme": "Sample README",
-    "readme": "README",
+    "script": "Script",
 }
 
 
 @bp.app_template_filter("kind_label")
 def kind_label(kind: str | None) -> str:
-    """Human name of a source kind (``ddi-ref`` -> ``API reference``)."""
+    """Human name of a source kind (``api-ref`` -> ``API reference``)."""
     return KIND_LABELS.get(kind or "", (kind or "source").replace("-", " ").replace("_", " "))
 
 
 @bp.app_template_filter("safe_url")
 def safe_url(url: str | None) -> str | None:
-    """The URL when it is http(s), else None, so a stored ``javascript:`` URL never becomes a link."""
-    if url and urlsplit(url.strip()).scheme in {"http", "https"}:
+    """The URL if it is http(s) or a path on this site, else None: a stored ``javascript:`` URL never becomes a link."""
+    if not url:
+        return None
+    url = url.strip()
+    if urlsplit(url).scheme in {"http", "https"} or (url.startswith("/") and not url.startswith("//")):
         return url
     return None
 
@@ -68,15 +77,25 @@ def snippet_html(answer: str, terms: list[str] | None = None) -> Markup:
 
 
 @bp.app_template_filter("locator")
-def locator_text(locator: dict[str, Any] | None) -> str:
+def locator_text(locator: dict[str, Any] | None, kind: str | None = None) -> str:
     """Readable locator: ``comments 5 → 6``, ``section “remarks”, part 2``."""
-    return format_locator(locator)
+    return format_locator(locator, kind)
+
+
+@bp.app_template_filter("reason")
+def reason_text(item: dict[str, Any]) -> str:
+    """Why a sample or script is linked: ``calls KeSetEvent``, ``uses pnputil``."""
+    return describe_reason(item)
 
 
 @bp.app_template_filter("evidence")
 def evidence(item: dict[str, Any]) -> list[dict[str, Any]]:
     """``file:line`` links for a sample or script."""
     return evidence_links(item)
+
+
+def _absolute(url: str | None) -> str | None:
+    return url if url and urlsplit(url).scheme in {"http", "https"} else None
 
 
 def _topic_names(topics: list[dict[str, Any]]) -> dict[str, str]:
@@ -130,9 +149,20 @@ def pair(pair_id: str) -> Any:
         "pair.html",
         pair=item,
         source=source,
-        answer_html=render_markdown(item.get("answer", ""), base_url=safe_url(source.get("url"))),
+        answer_html=render_markdown(item.get("answer", ""), base_url=_absolute(source.get("url"))),
         topic_names=_topic_names(kb.topics()),
     )
+
+
+@bp.get("/scripts/<script_id>")
+def script(script_id: str) -> Any:
+    """One script: its commands, sample output and where it comes from (the ``url`` of linked scripts)."""
+    kb = get_kb()
+    # get_script is not in KBService yet: without it the link target is a clear 404, not a crash.
+    get_script = getattr(kb, "get_script", None)
+    if get_script is None:
+        raise NotFound(f"Script {script_id!r} cannot be shown: this KB has no get_script(); see the answer's source.")
+    return render_template("script.html", script=get_script(script_id), topic_names=_topic_names(kb.topics()))
 
 
 @bp.get("/topics")
