@@ -111,21 +111,25 @@ class _PhraseIndex:
 
     def __init__(self) -> None:
         self.phrases: dict[tuple[str, ...], list[tuple[str, float]]] = defaultdict(list)
+        self.canonical: dict[tuple[str, ...], tuple[str, ...]] = {}  # a plural form -> the term it spells
         self.max_len: dict[str, int] = {}
 
-    def add(self, tokens: Sequence[str], topic_id: str, weight: float) -> None:
+    def add(self, tokens: Sequence[str], topic_id: str, weight: float, spelling_of: Sequence[str] = ()) -> None:
         key = tuple(tokens)
         if not key:
             return
-        entries = self.phrases[key]
+        canonical = self.canonical.setdefault(key, tuple(spelling_of) or key)
+        entries = self.phrases[canonical]
         for i, (tid, w) in enumerate(entries):
             if tid == topic_id:
                 entries[i] = (tid, max(w, weight))
-                return
-        entries.append((topic_id, weight))
+                break
+        else:
+            entries.append((topic_id, weight))
         self.max_len[key[0]] = max(self.max_len.get(key[0], 0), len(key))
 
     def count(self, tokens: Sequence[str]) -> Counter[tuple[str, ...]]:
+        """Occurrences of each listed phrase (plurals counted under their singular)."""
         found: Counter[tuple[str, ...]] = Counter()
         n = len(tokens)
         for i, tok in enumerate(tokens):
@@ -134,9 +138,9 @@ class _PhraseIndex:
                 continue
             # Prefer the longest phrase at a position, so "selective suspend" is not also "suspend".
             for length in range(min(longest, n - i), 0, -1):
-                key = tuple(tokens[i : i + length])
-                if key in self.phrases:
-                    found[key] += 1
+                canonical = self.canonical.get(tuple(tokens[i : i + length]))
+                if canonical is not None:
+                    found[canonical] += 1
                     break
         return found
 
@@ -228,11 +232,10 @@ class Taxonomy:
                 if (topic.id, family) not in self._prefixes[prefix]:
                     self._prefixes[prefix].append((topic.id, family))
             for term, weight in topic.terms:
-                self._terms.add([t.lower() for t in _tokens(term)], topic.id, weight)
-                if term.endswith(("s", "x", "sh", "ch")):
-                    continue
-                plural = "es" if term.endswith(("s", "x")) else "s"
-                self._terms.add([t.lower() for t in _tokens(term + plural)], topic.id, weight)
+                singular = [t.lower() for t in _tokens(term)]
+                self._terms.add(singular, topic.id, weight)
+                if not term.endswith(("s", "x", "sh", "ch")):
+                    self._terms.add([t.lower() for t in _tokens(term + "s")], topic.id, weight, singular)
             for acronym in topic.acronyms:
                 self._acronyms.add(_tokens(acronym), topic.id, ACRONYM_WEIGHT)
         self._header_cache: dict[str, tuple[str, ...]] = {}
