@@ -27,7 +27,9 @@ if not exist "%~2" (
 )
 if not exist ContosoTest.cer makecert -r -pe -ss PrivateCertStore -n "CN=Contoso.com(Test)" ContosoTest.cer
 inf2cat /driver:"%~2" /os:10_X64
-signtool sign /v /fd sha256 /s PrivateCertStore /n "Contoso.com(Test)" /t http://timestamp.digicert.com "%~2\*.cat"
+for %%f in ("%~2\*.cat") do (
+    signtool sign /v /fd sha256 /s PrivateCertStore /n "Contoso.com(Test)" /t http://timestamp.digicert.com "%%f"
+)
 echo Copy ContosoTest.cer and the package to the test computer and run: %~nx0 trust ContosoTest.cer
 exit /b 0
 
