@@ -1,0 +1,611 @@
+"""Parser for Microsoft Learn conceptual pages (windows-driver-docs-pr/**.md): one pair per section."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
+
+from ingest.markdown import Section
+from ingest.markdown import clean_markdown
+from ingest.markdown import learn_url
+from ingest.markdown import plain_text
+from ingest.markdown import slugify
+from ingest.markdown import split_front_matter
+from ingest.markdown import split_long
+from ingest.markdown import split_sections
+from kb.models import Pair
+from kb.models import Record
+from kb.models import SourceDoc
+from kb.models import SourceMeta
+
+COLLAPSE = 1200  # a page or section whose whole text is shorter becomes one pair
+MAX_CHARS = 2500  # longer pairs are split into parts
+MIN_CHARS = 200  # shorter sections merge into a neighbour
+MAX_API_NAMES = 20
+
+# link lists and navigation, not answers
+_DROP = {
+    "see also", "related topics", "related articles", "related content", "related links", "related resources",
+    "additional resources", "next steps", "next step", "in this section", "feedback", "see also:",
+}
+
+_API = re.compile(
+    r"\b(?:(?:Io|Ke|Ex|Mm|Ob|Ps|Rtl|Zw|Nt|Wdf|Wdm|Hal|Po|Se|Cm|Fs|Flt|Flt|Ndis|Stor|StorPort|Scsi|Usb|Ucx|Ufx|Ucm"
+    r"|Ks|Pc|Wsk|Fwps|Fwpm|Acx|Hid|Wmi|Etw|Ndk|Net|Dxgk|D3DKMT|Pep|Pcw|Evt|Wdi|Sx|Vmb|Tpm|Mb|Wpp|Cx|Pcix?|Kd)"
+    r"[A-Z][A-Za-z0-9]+|I(?:WDF|Wdf|Print|Minidriver|Port|Miniport)[A-Za-z0-9]+|DriverEntry|AddDevice"
+    r"|[A-Z][A-Z0-9]{1,}(?:_[A-Z0-9]+)+)\b"
+)
+_MARKED = re.compile(r"\*\*\*?([^*\n]{3,80}?)\*?\*\*|`([^`\n]{3,80})`|\[\*{0,2}([^\]\n]{3,80}?)\*{0,2}\]\(|^#+ (.+)$", re.M)
+_ACRONYM = re.compile(r"\b([A-Z][A-Z0-9]{1,5})s?\b")
+_COMMON_CAPS = {"I", "OK", "ID", "IDS", "OS", "PC", "NOTE", "TRUE", "FALSE", "NULL", "API", "APIS", "DLL", "GUID", "URL"}
+
+
+@dataclass
+class _Node:
+    section: Section
+    path: tuple[str, ...]
+    children: list[_Node] = field(default_factory=list)
+    dropped: bool = False
+
+
+@dataclass
+class _Chunk:
+    node: _Node
+    text: str
+    lead: bool = False  # the node's own text, its children follow as their own chunks
+
+
+def parse(text: str, source: SourceDoc) -> Iterator[Record]:
+    """Parse one conceptual docs page.
+
+    Args:
+        text: the markdown file, front matter included (missing or malformed front matter is tolerated).
+        source: the file's path (links resolve against it) and, optionally, its URL.
+
+    Returns:
+        An iterator over one SourceMeta, then one Pair (kind "section") per section or part of a section;
+        no pairs when the page has no body (include-only pages).
+    """
+    meta, body = split_front_matter(text)
+    base_url = source.url or learn_url(source.path)
+    sections = split_sections(clean_markdown(body, source.path, base_url=source.url))
+    h1 = next((s.title for s in sections if s.level == 1), "")
+    title = plain_text(_text(meta.get("title"))) or h1 or _title_from_path(source.path)
+    yield SourceMeta(
+        title=title,
+        url=source.url or learn_url(source.path),
+        description=_text(meta.get("description")),
+        extra={
+            "keywords": _keywords(meta.get("keywords")),
+            "ms_topic": _text(meta.get("ms.topic")),
+            "ms_date": _text(meta.get("ms.date")),
+        },
+    )
+    root = _tree(sections, title)
+    chunks = _merge_small(_chunks(root))
+    folder = posixpath.dirname(source.path)
+    seen: set[str] = set()
+    for chunk in chunks:
+        node = chunk.node
+        is_root = node is root
+        anchor = node.section.anchor
+        while anchor in seen:
+            anchor += "-x"
+        seen.add(anchor)
+        if is_root:
+            base_q = _with_salient_term(page_question(title, folder), root.section.text)
+        else:
+            base_q = section_question(node.section.title, title, folder)
+        parts = split_long(chunk.text, MAX_CHARS)
+        for n, part in enumerate(parts, 1):
+            locator: dict[str, object] = {"section": anchor}
+            question = base_q
+            if len(parts) > 1:
+                locator["part"] = n
+                question = _part_question(part, title, folder) or base_q if n > 1 else base_q
+            yield Pair(
+                question=question,
+                answer=part,
+                locator=locator,
+                kind="section",
+                heading=" > ".join((title, *node.path)),
+                api_names=find_api_names(part),
+            )
+
+
+def find_api_names(text: str, limit: int = MAX_API_NAMES) -> tuple[str, ...]:
+    """DDI-looking identifiers that a text marks up (bold, code, links to /ddi/ pages), in first-seen order.
+
+    Args:
+        text: markdown.
+        limit: most names returned.
+
+    Returns:
+        Names such as ``IoCreateDevice``, ``WdfRequestSend``, ``IRP_MJ_READ``.
+    """
+    names: dict[str, None] = {}
+    for m in _MARKED.finditer(text):
+        candidate = (m.group(1) or m.group(2) or m.group(3) or m.group(4) or "").strip("*_` ()")
+        for name in _API.findall(candidate):
+            names.setdefault(name, None)
+            if len(names) >= limit:
+                return tuple(names)
+    return tuple(names)
+
+
+def _text(value: object) -> str:
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    return re.sub(r"\s+", " ", str(value)).strip()
+
+
+def _keywords(value: object) -> list[str]:
+    if isinstance(value, str):
+        value = [v for v in re.split(r",\s*", value) if v]
+    return [_text(v) for v in value if _text(v)] if isinstance(value, list) else []
+
+
+def _title_from_path(path: str) -> str:
+    stem = posixpath.splitext(posixpath.basename(path))[0]
+    return re.sub(r"[-_]+", " ", stem).strip().capitalize() or "Untitled"
+
+
+def _tree(sections: list[Section], title: str) -> _Node:
+    """Nest sections under the page root; the first H1 is the root, later H1s count as H2."""
+    root = _Node(Section(1, title, slugify(title), ""), ())
+    stack: list[tuple[int, _Node]] = [(1, root)]
+    seen_h1 = False
+    for s in sections:
+        if s.level == 0 or (s.level == 1 and not seen_h1):
+            root.section.text = (root.section.text + "\n\n" + s.text).strip("\n")
+            seen_h1 = seen_h1 or s.level == 1
+            continue
+        level = max(s.level, 2)
+        while stack[-1][0] >= level:
+            stack.pop()
+        parent = stack[-1][1]
+        node = _Node(s, (*parent.path, s.title), dropped=parent.dropped or s.title.lower() in _DROP)
+        parent.children.append(node)
+        stack.append((level, node))
+    return root
+
+
+def _render(node: _Node) -> str:
+    """The node's text followed by its (kept) children, each under its own heading line."""
+    parts = [node.section.text] if node.section.text.strip() else []
+    for child in node.children:
+        if not child.dropped:
+            body = _render(child)
+            parts.append(f"{'#' * min(child.section.level, 6)} {child.section.title}" + (f"\n\n{body}" if body else ""))
+    return "\n\n".join(parts)
+
+
+def _chunks(node: _Node) -> list[_Chunk]:
+    whole = _render(node)
+    kids = [c for c in node.children if not c.dropped]
+    if len(whole) <= COLLAPSE or not kids:
+        return [_Chunk(node, whole)] if whole.strip() else []
+    out = [_Chunk(node, node.section.text, lead=True)] if node.section.text.strip() else []
+    for child in kids:
+        out.extend(_chunks(child))
+    return out
+
+
+def _merge_small(chunks: list[_Chunk]) -> list[_Chunk]:
+    """Fold tiny sections into a neighbour: a short lead-in takes the section after it, others join the one before."""
+    out: list[_Chunk] = []
+    for chunk in chunks:
+        prev = out[-1] if out else None
+        if prev and prev.lead and len(prev.text) < MIN_CHARS:
+            if len(chunk.text) >= 4 * MIN_CHARS:  # a big section keeps its own question; the lead-in joins it
+                chunk.text = f"{prev.text}\n\n{chunk.text}"
+                out[-1] = chunk
+            else:  # a short lead-in and a short section: one pair under the lead's heading
+                prev.text += f"\n\n{_heading_line(chunk.node)}\n\n{chunk.text}"
+                prev.lead = chunk.lead
+            continue
+        if len(chunk.text) < MIN_CHARS and prev and len(prev.text) + len(chunk.text) < MAX_CHARS:
+            prev.text += f"\n\n{_heading_line(chunk.node)}\n\n{chunk.text}"
+            continue
+        out.append(chunk)
+    return out
+
+
+def _heading_line(node: _Node) -> str:
+    return f"{'#' * min(max(node.section.level, 2), 6)} {node.section.title}"
+
+
+def _with_salient_term(question: str, body: str) -> str:
+    """Add the acronym a page keeps coming back to when its title-made question lacks it ("... (IRQL)?")."""
+    if _ACRONYM.search(question) or len(question) > 100:
+        return question
+    counts: dict[str, int] = {}
+    for m in _ACRONYM.finditer(body):
+        if m.group(1) not in _COMMON_CAPS:
+            counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    if ranked and ranked[0][1] >= 6 and (len(ranked) == 1 or ranked[0][1] >= 2 * ranked[1][1]):
+        return f"{question[:-1]} ({ranked[0][0]})?"
+    return question
+
+
+def _part_question(part: str, title: str, folder: str) -> str:
+    """A question for a later part of a split section, from the sub-heading it starts with (if any)."""
+    first, _, after = part.lstrip().partition("\n")
+    m = re.match(r"^#{1,6}\s+(.+)$", first) or (re.match(r"^\*\*([^*]{4,100})\*\*:?$", first) if not after.strip() or after.startswith("\n") else None)
+    if not m:
+        return ""
+    return section_question(m.group(1), title, folder)
+
+
+# --- questions from headings (rules only: no model is available at ingest time) --------------------------
+
+# generic headings: the question is about the page topic ({t})
+_GENERIC = {
+    "remarks": "What should I know about {t}?", "comments": "What should I know about {t}?",
+    "additional information": "What should I know about {t}?", "notes": "What should I know about {t}?",
+    "details": "What should I know about {t}?", "important": "What should I know about {t}?",
+    "more information": "What should I know about {t}?", "discussion": "What should I know about {t}?",
+    "overview": "What {be} {t}?", "description": "What {be} {t}?", "summary": "What {be} {t}?",
+    "introduction": "What {be} {t}?", "about": "What {be} {t}?", "background": "What is the background of {t}?",
+    "requirements": "What are the requirements for {t}?", "prerequisites": "What are the prerequisites for {t}?",
+    "before you begin": "What do I need before {t}?", "parameters": "What are the parameters of {t}?",
+    "return value": "What does {t} return?", "return values": "What does {t} return?",
+    "returns": "What does {t} return?", "syntax": "What is the syntax of {t}?",
+    "examples": "What is an example of {t}?", "example": "What is an example of {t}?",
+    "sample": "What is an example of {t}?", "samples": "Which samples show {t}?",
+    "code example": "What is an example of {t}?", "sample usage": "What is an example of {t}?",
+    "example usage": "What is an example of {t}?", "usage": "How do I use {t}?",
+    "cause": "What causes {t}?", "causes": "What causes {t}?", "resolution": "How do I resolve {t}?",
+    "troubleshooting": "How do I troubleshoot {t}?", "members": "What are the members of {t}?",
+    "values": "What values does {t} have?", "text value": "What values does {t} have?",
+    "applies to": "What does {t} apply to?", "environment": "In what environment does {t} run?",
+    "attributes": "What attributes does {t} have?", "parent elements": "What are the parent elements of {t}?",
+    "child elements": "What are the child elements of {t}?", "how to test": "How do I test {t}?",
+    "dll": "Which DLL implements {t}?", "known issues": "What are the known issues with {t}?",
+    "limitations": "What are the limitations of {t}?", "best practices": "What are the best practices for {t}?",
+    "output": "What output does {t} produce?", "input": "What input does {t} take?",
+    "when sent": "When is {t} sent?", "operation": "How does {t} work?",
+    "i/o status block": "What status does {t} return?", "status block": "What status does {t} return?",
+    "input parameters": "What are the input parameters of {t}?",
+    "output parameters": "What are the output parameters of {t}?", "major code": "What is the major code of {t}?",
+    "error code": "What error codes does {t} return?", "error codes": "What error codes does {t} return?",
+    "xsd": "What is the XSD schema of {t}?", "getting started": "How do I get started with {t}?",
+    "tlv type": "What is the TLV type of {t}?", "length": "What is the length of {t}?",
+    "payload data": "What is the payload of {t}?", "scenarios": "When would I use {t}?",
+    "command-line options": "What command-line options does {t} have?", "options": "What options does {t} have?",
+    "debugging": "How do I debug {t}?", "testing": "How do I test {t}?", "installation": "How do I install {t}?",
+    "configuration": "How do I configure {t}?", "security": "What are the security considerations for {t}?",
+    "performance": "What affects the performance of {t}?", "faq": "What are common questions about {t}?",
+    "frequently asked questions": "What are common questions about {t}?", "usage summary table": "How is {t} used?",
+    "return status codes": "What status codes does {t} return?", "status codes": "What status codes does {t} return?",
+    "measure attributes": "What are the measure attributes of {t}?", "inf file sample": "What is an INF example for {t}?",
+    "set property parameters": "What are the set parameters of {t}?", "before you start": "What do I need before {t}?",
+    "get property parameters": "What are the query parameters of {t}?", "task parameters": "What are the parameters of {t}?",
+    "set property results": "What does setting {t} return?", "get property results": "What does querying {t} return?",
+    "task completion indication": "How does {t} complete?", "memory stop details": "What are the details of {t}?",
+    "see also": None, "comments": "What should I know about {t}?", "switches and arguments": "What switches does {t} take?",
+}
+_PROPER = {
+    "windows", "microsoft", "visual", "studio", "bluetooth", "azure", "hyper-v", "intel", "arm", "arm64", "linux",
+    "android", "ethernet", "unicode", "xbox", "surface", "miracast", "qualcomm", "powershell", "windbg", "kd",
+    "cdb", "ntsd", "devcon", "dbh", "gflags", "verifier", "defender", "vista", "xp", "english", "internet",
+    "explorer", "office", "outlook", "github", "nuget", "winget",
+    "direct3d", "directx", "usb", "pci", "wi-fi", "cortana", "uefi", "acpi", "north", "america",
+}
+_PROPER_PHRASES = re.compile(
+    r"\b(?:Windows (?:Update|Server|Hello|Defender|Store|Driver Kit|Driver Frameworks|Hardware Lab Kit|Security"
+    r"|Explorer|Installer|PE|RT|Ink|Mixed Reality|Terminal|Subsystem for Linux|Performance (?:Toolkit|Analyzer|Recorder)"
+    r"|Filtering Platform|Management Instrumentation|Error Reporting|Sockets|Runtime|Firewall|Media Player"
+    r"|Portable Devices|Image Acquisition|Biometric Framework|Hardware Compatibility Program|Hardware Certification)"
+    r"|Visual Studio|Microsoft (?:Store|Edge|Defender|Partner Center|Hardware Dev Center|Teams)|(?:Windows )?Hardware Lab Kit"
+    r"|(?:Static )?Driver Verifier|Application Verifier|Device Manager|Plug and Play|Event Viewer|Task Manager"
+    r"|Secure Boot|Device Stage|Hyper-V [A-Z][a-z]+)\b"
+)
+_VERBS = set(
+    "access activate add allocate analyze apply attach avoid bind build call cancel capture change check choose "
+    "close collect compile complete configure connect convert copy create debug declare define delete deploy "
+    "detect determine disable display download edit enable enter enumerate exit explore export expose extend find "
+    "fix generate get handle identify implement import include initialize inspect install launch learn load "
+    "manage migrate modify monitor mount obtain open pass perform port prepare prevent provide publish query "
+    "read reboot receive register release remove replace request reset resolve restart restore retrieve review "
+    "run save schedule secure select send set share sign specify start stop submit support switch synchronize "
+    "test track troubleshoot turn uninstall unload update upgrade use validate verify view write record clone "
+    "examine locate navigate browse extract click press wait add specify create define evaluate compare measure "
+    "debug disable reinstall refresh recover protect migrate optimize opt reduce increase decrease assign "
+    "authenticate authorize encrypt decrypt convert emulate simulate boot flash plug unplug replace".split()
+)
+_AMBIGUOUS = set("log map process report trace filter format package control list work pair sync go see keep".split())
+_DETERMINERS = set("the a an your this that these those it them all each any up out multiple new custom".split())
+_NOT_GERUND = {"string", "thing", "during", "ring", "king", "spring", "nothing", "something", "anything", "everything",
+               "morning", "evening", "ceiling", "warning", "timing", "padding", "pricing", "wording", "meaning"}
+_E_STEMS = re.compile(
+    r"(?:[^aeo]at|iz|yz|v|[^f]us|[aeiu]c|[nr]c|[bdgktpz]l|[^aeiouy]in|[^aeiou]id"
+    r"|[^aeiou]ar|[^aeiou]ir|uir|ur|os|[^aeiou][aiou]k|ib|ud|[^aeiou]od|ag|ang|rg|rs|ns|yp|ys|[^aeiou][aiu]m|[^aeiou]il"
+    r"|let|[^aeiou]ut|[^aeio]ez|siz|eas|tor(?=$)|^stor|^restor|^ignor|^explor|^scor|^shar|^compar|^prepar|^declar)$"
+)
+_GERUND_EXCEPTIONS = {"creating": "create", "repeating": "repeat", "treating": "treat",
+                      "writing": "write", "using": "use", "routing": "route", "monitoring": "monitor",
+                      "syncing": "sync", "focusing": "focus", "adding": "add", "embedding": "embed",
+                      "editing": "edit", "exiting": "exit", "visiting": "visit", "limiting": "limit",
+                      "inheriting": "inherit", "targeting": "target", "versioning": "version",
+                      "mirroring": "mirror", "authoring": "author", "sectoring": "sector",
+                      "filtering": "filter", "rendering": "render", "registering": "register",
+                      "entering": "enter", "ordering": "order", "powering": "power", "covering": "cover",
+                      "getting": "get", "setting": "set", "putting": "put", "running": "run", "mapping": "map",
+                      "shipping": "ship", "dropping": "drop", "stopping": "stop", "controlling": "control",
+                      "cancelling": "cancel", "signalling": "signal", "labelling": "label", "modelling": "model",
+                      "travelling": "travel", "panicking": "panic", "understanding": "understand",
+                      "bringing": "bring", "ringing": "ring", "hanging": "hang", "signing": "sign",
+                      "opening": "open", "listening": "listen", "happening": "happen", "threading": "thread",
+                      "loading": "load", "reading": "read", "building": "build", "sending": "send",
+                      "finding": "find", "binding": "bind", "holding": "hold", "extending": "extend",
+                      "pending": "pend", "appending": "append", "handling": "handle", "using": "use",
+                      "queuing": "queue", "continuing": "continue", "pairing": "pair", "repairing": "repair",
+                      "clearing": "clear", "appearing": "appear", "gearing": "gear", "obtaining": "obtain",
+                      "maintaining": "maintain", "containing": "contain", "explaining": "explain",
+                      "joining": "join", "chaining": "chain", "draining": "drain", "training": "train",
+                      "avoiding": "avoid", "providing": "provide", "deciding": "decide"}
+
+
+def base_verb(gerund: str) -> str:
+    """Base form of an English gerund: "Debugging" -> "debug", "Creating" -> "create", "Querying" -> "query"."""
+    word = gerund.lower()
+    if word in _GERUND_EXCEPTIONS:
+        return _GERUND_EXCEPTIONS[word]
+    stem = word[:-3]
+    if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] in "bdgmnprt":
+        return stem[:-1]  # debugging, submitting, programming
+    if _E_STEMS.search(stem) and not stem.endswith(("ll", "ss")):
+        return stem + "e"
+    return stem
+
+
+def _capitalized(word: str) -> bool:
+    return len(word) > 1 and word[0].isupper() and word[1:].islower() and word.isalpha()
+
+
+def sentence_case(phrase: str, first: bool = True) -> str:
+    """Lower the Title Case words of a heading, keeping acronyms, identifiers and proper names.
+
+    Args:
+        phrase: heading text.
+        first: also lower the first word (for splicing the phrase into a question).
+
+    Returns:
+        The phrase in sentence case ("Handling PnP Start in a Storage Class Driver" ->
+        "handling PnP start in a storage class driver").
+    """
+    protected = {m.start() + i for m in _PROPER_PHRASES.finditer(phrase) for i in range(m.end() - m.start())}
+    words = phrase.split(" ")
+    long_words = [w for w in words[1:] if len(w) > 2 and w[:1].isalpha()]
+    title_case = sum(w[0].isupper() for w in long_words) >= max(1, (len(long_words) * 3 + 4) // 5)
+    out = []
+    pos = 0
+    for i, word in enumerate(words):
+        if (i > 0 or first) and (i == 0 or title_case) and pos not in protected:
+            pieces = word.split("-")
+            for j, piece in enumerate(pieces):
+                core = piece.strip("()\"'“”,:;?!.")
+                if _capitalized(core) and core.lower() not in _PROPER and (j == 0 or title_case):
+                    pieces[j] = piece.replace(core, core.lower(), 1)
+            word = "-".join(pieces)
+        out.append(word)
+        pos += len(word) + 1
+    return " ".join(out)
+
+
+def _plural(phrase: str) -> bool:
+    words = re.sub(r"\s*\([^)]*\)", "", phrase).split()
+    cut = next((i for i, w in enumerate(words) if i and w.lower() in _PREPOSITIONS | {"by", "at", "using", "and"}), len(words))
+    last = words[cut - 1] if words else ""
+    if not re.fullmatch(r"[A-Za-z0-9-]*[a-z0-9]s", last) or last.endswith(("ss", "us", "is", "ics")):
+        return False
+    return last.lower() not in {"windows", "status", "bus", "news", "series", "express", "access", "process"}
+
+
+def _be(phrase: str) -> str:
+    return "are" if _plural(phrase) else "is"
+
+
+_KINDS = re.compile(
+    r"^(?P<name>.+?)\s+(?P<kind>structure|struct|function|macro|callback function|callback|enumeration|enum|method"
+    r"|interface|property|properties|class|element|attribute|event|routine|union|ioctl|control code|oid|rule"
+    r"|warning|object|directive|section|entry|value|field|member|command|extension|keyword|setting|tlv)"
+    r"(?P<tail>\s*\([^)]*\))?$",
+    re.I,
+)
+_IDENT = re.compile(r"^[!.]?[A-Za-z_][\w.:!-]*(?:\s\([^)]*\))?$")
+# a heading that is one code identifier: IRP_MJ_READ, SyncTime, !analyze, .reload, x64
+_IDENTIFIER = re.compile(r"^(?:[!.][A-Za-z][\w.-]*|[A-Za-z]\w*(?:_\w*|[a-z][A-Z]\w*|\d\w*))(?:\s\([^)]*\))?$")
+
+
+def _strip_noise(title: str) -> str:
+    title = title.strip().lstrip("-•·* ")
+    title = re.sub(r"\s*\((?:Windows Drivers|[\w]+\.h(?:pp)?)\)$", "", title)
+    title = re.sub(r"^(?:Step|Phase|Part|Lab|Task|Exercise|Section|Module)\s+(?:\d+|[A-Z][a-z]+)\s*[:.—–-]\s*", "", title)
+    title = re.sub(r"^(?:Walkthrough|Tutorial|Quickstart|Lab)\s*[:—–-]\s*", "", title)
+    title = re.sub(r"^Example\s+\d+\s*[:.-]?\s*(?=[A-Z])", "", title)
+    return title.strip().rstrip(":").strip()
+
+
+def page_topic(title: str, folder: str = "") -> str:
+    """The page title as a noun phrase to splice into questions ("Spin Locks" -> "spin locks").
+
+    Args:
+        title: page title.
+
+    Returns:
+        e.g. "debugging a failed driver unload", "the KeSetEvent function", "bug check 0xA3 ACPI_DRIVER_INTERNAL".
+    """
+    title = _strip_noise(title)
+    if "debuggercmds" in folder or re.match(r"^[!.][A-Za-z]", title):
+        return f"the {title} {'extension' if title.startswith('!') else 'command'}"
+    m = re.match(r"^(?:Introduction to|Overview of|About)\s+(.+)$", title, re.I) or re.match(
+        r"^(.+?)\s+(?:Overview|Introduction)$", title, re.I
+    )
+    if m:
+        return sentence_case(m.group(1))
+    m = re.match(r"^What (?:is|are)\s+(.+?)\??$", title, re.I)
+    if m:
+        return sentence_case(m.group(1))
+    if re.match(r"^Bug Check\b", title, re.I):
+        return "bug check" + title[9:]
+    m = _KINDS.match(title)
+    if m and _IDENT.match(m.group("name")):
+        return f"the {m.group('name')} {m.group('kind').lower()}{m.group('tail') or ''}"
+    if _IDENT.match(title) and not _capitalized(title):
+        return title
+    return sentence_case(title.rstrip("?"))
+
+
+def _finish(question: str) -> str:
+    question = re.sub(r"\s+", " ", question).strip().rstrip(".:;,")
+    question = question[0].upper() + question[1:] if question else question
+    return question if question.endswith("?") else question + "?"
+
+
+def _how_do_i(phrase: str) -> str:
+    phrase = re.sub(r"\byour\b", "my", re.sub(r"\byourself\b", "myself", phrase))
+    return f"How do I {phrase}?"
+
+
+_PREPOSITIONS = {"for", "of", "to", "between", "when", "in", "on", "with", "about", "that", "from", "during", "under"}
+
+
+def _verb_question(phrase: str) -> str | None:
+    """Rules for headings that start with a question word, "How to", "To", a gerund, an imperative verb or a
+    plural noun with a preposition ("Requirements for ...")."""
+    words = sentence_case(phrase, first=False).split()
+    first = words[0].lower().strip(",:")
+    rest = " ".join(words[1:])
+    if first == "how" and len(words) > 2 and words[1].lower() == "to":
+        return _how_do_i(sentence_case(" ".join(words[2:])))
+    if phrase.endswith("?"):
+        return " ".join(words)
+    if first == "how":
+        m = re.match(r"^(.+?)\s+(is|are)\s+(.+)$", rest)
+        if m and len(words) > 3:
+            return f"How {m.group(2)} {m.group(1)} {m.group(3)}?"
+        m = re.match(r"^(.+?)\s+(works?|happens?)$", rest, re.I)
+        if m:
+            return f"How {'does' if m.group(2).lower().endswith('s') else 'do'} {m.group(1)} work?"
+        for i, w in enumerate(words[2:], 2):
+            if re.fullmatch(r"[a-z]{2,}[^su]s", w) and words[i - 1][:1].isalnum():
+                verb = w[:-2] if re.search(r"(?:sh|ch|ss|x|z)es$", w) else w[:-1]
+                return f"How does {' '.join(words[1:i])} {verb} {' '.join(words[i + 1:])}".strip() + "?"
+        return " ".join(words) + "?"
+    if first in {"what", "what's", "why", "when", "where", "which", "who", "can", "do", "does", "is", "are",
+                 "should", "will", "could", "would", "did"}:
+        return " ".join(words) + "?"
+    if first == "to" and len(words) > 2 and words[1].lower() in _VERBS | _AMBIGUOUS:
+        return _how_do_i(sentence_case(rest))
+    if first.endswith("ing") and len(first) >= 5 and first not in _NOT_GERUND and words[0][:1].isupper():
+        if first == "understanding":
+            return f"What should I know about {sentence_case(rest)}?" if rest else None
+        if not rest or words[1].lower() in {"and", "or"}:
+            return None
+        return _how_do_i(f"{base_verb(first)} {sentence_case(rest)}")
+    second = words[1].lower() if len(words) > 1 else ""
+    if first in _VERBS and second and not second[:1].isdigit() or first in _AMBIGUOUS and second in _DETERMINERS:
+        return _how_do_i(sentence_case(" ".join(words)))
+    if len(words) > 2 and re.match(r"(?:best practices|design guidelines|known issues|common issues)\s", phrase, re.I):
+        return f"What are the {sentence_case(' '.join(words))}?"
+    if len(words) > 2 and second in _PREPOSITIONS and re.fullmatch(r"[a-z]{3,}[^su]s", first):
+        return f"What are the {sentence_case(' '.join(words))}?"
+    return None
+
+
+def page_question(title: str, folder: str = "") -> str:
+    """The question a page as a whole answers, from its title.
+
+    Args:
+        title: page title.
+        folder: the page's folder (``debuggercmds`` pages are commands and extensions).
+
+    Returns:
+        e.g. "How do I debug a failed driver unload?" for "Debugging a Failed Driver Unload".
+    """
+    title = _strip_noise(title) or "this page"
+    if re.match(r"^Bug Check\b", title, re.I):
+        return _finish(f"What does {page_topic(title)} mean")
+    m = re.match(r"^(?:Code analysis )?(?:warning\s+(C\d+)|(C\d+)\s+warning)\b", title, re.I)
+    if m:
+        return _finish(f"What does code analysis warning {m.group(1) or m.group(2)} mean")
+    if "debuggercmds" in folder or re.match(r"^[!.][A-Za-z]", title):
+        what = "extension" if title.startswith("!") else "command"
+        return _finish(f"What does the {title} debugger {what} do")
+    m = _KINDS.match(title)
+    if m and _IDENT.match(m.group("name")):
+        kind = m.group("kind").lower()
+        if kind == "rule":
+            return _finish(f"What does the {m.group('name')} rule{m.group('tail') or ''} check")
+        if kind in {"function", "macro", "method", "routine", "command", "extension", "callback function"}:
+            return _finish(f"What does the {m.group('name')} {kind} do")
+        return _finish(f"What is the {m.group('name')} {kind}{m.group('tail') or ''}")
+    verb_q = _verb_question(title)
+    if verb_q:
+        return _finish(verb_q)
+    topic = page_topic(title)
+    if " - " in title:
+        return _finish(f"What is {title}")
+    return _finish(f"What {_be(topic)} {topic}")
+
+
+def generic_question(heading: str, title: str, folder: str = "") -> str | None:
+    """Question for a generic heading ("Remarks", "Requirements", "Cause") about the page, or None."""
+    key = re.sub(r"\s+", " ", heading.lower().strip(" :"))
+    if key not in _GENERIC:  # "NMR_INVALID_STATE Parameters" on the NMR_INVALID_STATE page
+        key = " ".join(w for w in key.split() if w not in title.lower().split())
+    template = _GENERIC.get(key)
+    if not template:
+        return None
+    topic = page_topic(title, folder)
+    return _finish(template.format(t=topic, be=_be(topic)))
+
+
+def section_question(heading: str, title: str, folder: str = "") -> str:
+    """The question a section answers, from its heading and the page title.
+
+    Args:
+        heading: the section heading (plain text).
+        title: the page title (for generic headings such as "Remarks").
+        folder: the page's folder.
+
+    Returns:
+        A short question ("What should I know about spin locks?" for "Remarks" on "Spin Locks").
+    """
+    heading = _strip_noise(heading)
+    if not heading:
+        return page_question(title, folder)
+    if title.startswith("Application Verifier - Stop Codes"):
+        return _finish(f'What does the Application Verifier stop "{heading.rstrip(".")}" mean')
+    generic = generic_question(heading, title, folder)
+    if generic:
+        return generic
+    m = re.match(r"^(?:Introduction to|Overview of|About)\s+(.+)$|^(.+?)\s+(?:overview|introduction)$", heading, re.I)
+    if m:
+        topic = sentence_case(m.group(1) or m.group(2))
+        return _finish(f"What {_be(topic)} {topic}")
+    verb_q = _verb_question(heading)
+    if verb_q:
+        return _finish(verb_q)
+    if re.match(r"^Bug Check\b", heading, re.I) or _KINDS.match(heading) and _IDENT.match(_KINDS.match(heading)["name"]):
+        return page_question(heading, folder)
+    topic = page_topic(title, folder)
+    if slugify(heading) in slugify(title):
+        return page_question(title, folder)
+    if _IDENTIFIER.match(heading):
+        question = _finish(f"What is {heading} in {topic}")
+        return question if len(question) <= 120 and heading not in topic else _finish(f"What is {heading}")
+    phrase = sentence_case(heading)
+    if len(heading.split()) >= 3:
+        return _finish(f"What {_be(phrase)} {phrase}")
+    if " " not in phrase and not phrase.lower().endswith("ing"):
+        question = _finish(f"What {_be(phrase)} the {phrase} for {topic}")
+    else:
+        question = _finish(f"What should I know about {phrase} for {topic}")
+    return question if len(question) <= 120 else _finish(f"What should I know about {phrase}")

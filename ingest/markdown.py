@@ -1,0 +1,468 @@
+"""Markdown helpers shared by the Microsoft Learn parsers: front matter, links, cleaning, sections, splitting."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+LEARN = "https://learn.microsoft.com"
+DRIVERS = f"{LEARN}/windows-hardware/drivers/"
+DOCS_ROOT = "windows-driver-docs-pr/"
+DDI_ROOT = "wdk-ddi-src/content/"
+
+try:  # libyaml is ~20x faster; the whole corpus has 38k front matters
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - pure-python yaml build
+    _Loader = yaml.SafeLoader
+
+_FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})")
+_HEADING = re.compile(r"^(#{1,6})(?:[ \t]+(.*?))?[ \t#]*$")
+_LINK = re.compile(
+    r"(!?)\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]\(\s*<?((?:[^()\s<>]|\([^()\s]*\))*)>?(\s+\"[^\"\n]*\")?\s*\)"
+)
+_MARKUP = re.compile(r"[\[\]<>*_`\\:&\xa0]")
+_REFDEF = re.compile(r"^(\s*\[[^\]\n]+\]:\s*)(\S+)", re.M)
+_INLINE_CODE = re.compile(r"(?<![\\`])(`+)(?!`)(?:[^`\n]|`(?!\1)|\n(?![ \t]*\n))+?(?<!`)\1(?!`)")
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """Split YAML front matter from a markdown page.
+
+    Args:
+        text: the whole file.
+
+    Returns:
+        ``(meta, body)``: ``meta`` is the front matter as a dict ({} when absent or malformed, never an
+        exception), ``body`` the rest of the text with ``\n`` line ends.
+    """
+    text = text.lstrip("\ufeff")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.startswith("---"):
+        return {}, text
+    match = re.compile(r"^---[ \t]*$", re.M).search(text, 3)
+    first = text.find("\n")
+    if match is None or first < 0 or text[3:first].strip():
+        return {}, text
+    block, body = text[first + 1 : match.start()], text[match.end() :].lstrip("\n")
+    try:
+        meta = yaml.load(block, Loader=_Loader)
+    except yaml.YAMLError:
+        return {}, body
+    return (meta if isinstance(meta, dict) else {}), body
+
+
+def slugify(heading: str) -> str:
+    """GitHub-style anchor of a heading: markup stripped, lowercased, punctuation dropped, spaces to hyphens."""
+    text = plain_text(heading).strip().lower()
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def plain_text(markdown: str) -> str:
+    """Inline markdown/HTML reduced to its visible text (for headings, questions and anchors)."""
+    if not _MARKUP.search(markdown):
+        return " ".join(markdown.split())
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)|:::image[^\n]*?:::", "", markdown)
+    text = re.sub(r":::no-loc text=\"([^\"]*)\":::", r"\1", text)
+    text = _LINK.sub(lambda m: "" if m.group(1) else m.group(2), text)
+    text = re.sub(r"<[^>\n]+>", "", text)
+    text = re.sub(r"\\([\\`*_{}\[\]()#+\-.!<>|])", r"\1", text)
+    text = re.sub(r"(\*{1,3}|_{2,3}|`+)(\S(?:.*?\S)?)\1", r"\2", text)
+    return re.sub(r"\s+", " ", text.replace("&nbsp;", " ").replace("\xa0", " ")).strip()
+
+
+def learn_url(path: str) -> str | None:
+    """Published URL of a docs repository file.
+
+    Args:
+        path: a path containing ``windows-driver-docs-pr/`` or ``wdk-ddi-src/content/``.
+
+    Returns:
+        ``https://learn.microsoft.com/windows-hardware/drivers/...`` without ``.md`` (``index.md`` gives the
+        folder URL, no trailing slash), or None when the path is under neither tree.
+    """
+    for root, base in ((DOCS_ROOT, DRIVERS), (DDI_ROOT, DRIVERS + "ddi/")):
+        at = path.find(root)
+        if at >= 0 and (at == 0 or path[at - 1] in "/!:"):
+            return base + _web_path(path[at + len(root) :])
+    return None
+
+
+def _web_path(rel: str) -> str:
+    if rel.endswith(".md"):
+        rel = rel[:-3]
+        if rel == "index" or rel.endswith("/index"):
+            rel = rel[:-6] if rel.endswith("/index") else ""
+    return rel
+
+
+def _guess_folder(name: str) -> str:
+    # Without the page's own folder we guess from the file-name shapes the debugger docs use:
+    # extensions are "-object.md" ("!object"), commands "g--go-.md", "bp--bu--bm--set-breakpoint-.md".
+    if name.startswith("-") or re.fullmatch(r"[a-z0-9]+(?:--[a-z0-9-]+)+-", name):
+        return "debuggercmds/"
+    if name.startswith("bug-check-"):
+        return "debugger/"
+    return ""
+
+
+def resolve_link(href: str, page_path: str, base_url: str | None = None) -> str:
+    """Make a link from a docs page absolute.
+
+    Args:
+        href: the link target as written (``../debuggercmds/-object.md``, ``/windows-hardware/...``, ``#anchor``).
+        page_path: path of the page the link is on (repository-relative, or any name for loose files).
+        base_url: the page's own URL when known; used when ``page_path`` is under no docs tree.
+
+    Returns:
+        An absolute URL (``.md`` dropped), or ``href`` unchanged when it already is absolute or cannot be
+        resolved (a bare ``#anchor`` on a page whose URL is unknown).
+    """
+    href = href.strip()
+    if not href or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", href):
+        return href
+    path, sep, frag = href.partition("#")
+    page_url = learn_url(page_path) or base_url
+    if not path:
+        return f"{page_url}#{frag}" if page_url else href
+    if path.startswith("/"):
+        url = LEARN + _web_path(path)
+    else:
+        root = next((r for r in (DOCS_ROOT, DDI_ROOT) if r in page_path), None)
+        if root:
+            joined = posixpath.normpath(posixpath.join(posixpath.dirname(page_path), path))
+            url = learn_url(joined) if root in joined else None
+            if url is None:  # the link climbs out of its tree: fall back on its last parts
+                url = DRIVERS + _web_path(path.lstrip("./").replace("../", ""))
+        elif base_url:
+            url = _web_path(posixpath.join(base_url.rsplit("/", 1)[0] + "/", path))
+            url = re.sub(r"/(?:\./)+", "/", url)
+            while re.search(r"/[^/]+/\.\./", url):
+                url = re.sub(r"/[^/]+/\.\./", "/", url, count=1)
+        else:
+            rel = _web_path(posixpath.normpath(path).replace("../", "").lstrip("./"))
+            ddi = re.match(r"(?:.*/)?(n[a-z]-([a-z0-9_]+)-[^/]+)$", rel)
+            if ddi:  # an API page name carries its header: nf-wdm-keclearevent -> ddi/wdm/
+                url = f"{DRIVERS}ddi/{ddi.group(2)}/{ddi.group(1)}"
+            else:
+                url = DRIVERS + ("" if "/" in rel else _guess_folder(rel)) + rel
+    return url + sep + frag
+
+
+# --- HTML left in the markdown (tables, <b>, <a href>, lists) -------------------------------------------
+
+
+_ROW = re.compile(r"<tr[^>]*>(.*?)</tr>", re.I | re.S)
+_CELL = re.compile(r"<t([hd])(?:\s[^>]*)?>(.*?)</t[hd]>", re.I | re.S)
+
+
+def _html_table(html: str) -> str:
+    """An HTML table as a pipe table (cells joined into one line); nested tables are left as they are."""
+    if html.lower().count("<table") > 1:
+        return html
+    rows = [_CELL.findall(row) for row in _ROW.findall(html)]
+    rows = [r for r in rows if r]
+    if not rows:
+        return html
+    # one _inline_html pass over all cells at once: \x01 separates them and survives every substitution
+    texts = _inline_html("\x01".join(cell for row in rows for _, cell in row)).split("\x01")
+    width = max(len(r) for r in rows)
+    lines, k = [], 0
+    for row in rows:
+        cells = []
+        for _ in row:
+            text = re.sub(r"\s*\n\s*\n\s*", "<br>", texts[k].strip())
+            cells.append(re.sub(r"\s*\n\s*", " ", text).replace("|", "\\|"))
+            k += 1
+        lines.append("| " + " | ".join(cells + [""] * (width - len(cells))) + " |")
+    lines.insert(1, "|" + " --- |" * width)
+    return "\n\n" + "\n".join(lines) + "\n\n"
+
+
+# (trigger, pattern, replacement): a pattern runs only when its trigger occurs in the lowercased text
+_TAG_SUBS: list[tuple[str, re.Pattern[str], Any]] = [
+    ("<!--", re.compile(r"<!--.*?-->", re.S), ""),
+    ("<", re.compile(r"(?:<(?:span|a)\s+(?:id|name)=[\"'][^\"']*[\"']\s*/?>\s*</(?:span|a)>)+[ \t]*", re.I), ""),
+    ("<a", re.compile(r"<a\s+(?:id|name)=[\"'][^\"']*[\"']\s*>(.*?)</a>", re.I | re.S), r"\1"),
+    ("<a", re.compile(r"<a\s[^>]*?href=\"([^\"]*)\"[^>]*>(.*?)</a>", re.I | re.S), r"[\2](\1)"),
+    ("<img", re.compile(r"<img\s[^>]*?src=\"([^\"]*)\"[^>]*?(?:alt=\"([^\"]*)\")?[^>]*>", re.I), r"![\2](\1)"),
+    ("<h", re.compile(r"\s*<h([1-6])[^>]*>\s*(.*?)\s*</h\1>\s*", re.I | re.S), lambda m: f"\n\n{'#' * int(m[1])} {m[2]}\n\n"),
+    ("<b", re.compile(r"<(b|strong)>\s*(.*?)\s*</\1>", re.I | re.S), r"**\2**"),
+    ("<", re.compile(r"<(i|em)>\s*(.*?)\s*</\1>", re.I | re.S), r"*\2*"),
+    ("<code", re.compile(r"<code>(.*?)</code>", re.I | re.S), r"`\1`"),
+    ("<li", re.compile(r"\s*<li(?:\s[^>]*)?>\s*", re.I), "\n- "),
+    ("</li", re.compile(r"\s*</li>\s*", re.I), "\n"),
+    ("l>", re.compile(r"\s*</?(?:ul|ol|dl)(?:\s[^>]*)?>\s*", re.I), "\n\n"),
+    ("<", re.compile(r"\s*</?(?:p|dt|dd|div)(?:\s[^>]*)?>\s*", re.I), "\n\n"),
+    ("<", re.compile(r"</?(?:span|font|u)(?:\s[^>]*)?>", re.I), ""),
+    ("&nbsp;", re.compile(r"&nbsp;"), " "),
+]
+
+
+def _inline_html(text: str) -> str:
+    text = text.replace("\xa0", " ")
+    if "<" not in text and "&nbsp;" not in text:
+        return text
+    low = text.lower()
+    for trigger, pattern, repl in _TAG_SUBS:
+        if trigger in low:
+            text = pattern.sub(repl, text)
+    return text
+
+
+# --- the cleaning pass -----------------------------------------------------------------------------------
+
+_NOTE = re.compile(r"^(\s*>\s*)\[!(NOTE|TIP|IMPORTANT|CAUTION|WARNING)\]\s*$", re.M | re.I)
+_DIRECTIVES = [
+    (re.compile(r"^[ \t]*>?[ \t]*\[!INCLUDE\s*\[[^\]]*\]\([^)]*\)\]\s*$", re.M | re.I), ""),
+    (re.compile(r"\[!INCLUDE\s*\[[^\]]*\]\([^)]*\)\]", re.I), ""),
+    (re.compile(r"^\s*>\s*\[!div[^\]]*\]\s*$", re.M | re.I), ""),
+    (re.compile(r"\[!VIDEO\s+([^\]\s]+)\]", re.I), r"[Video](\1)"),
+    (re.compile(r":::image\s[^\n]*?source=\"([^\"]*)\"[^\n]*?alt-text=\"([^\"]*)\"[^\n]*?:::", re.I), r"![\2](\1)"),
+    (re.compile(r":::image-end:::", re.I), ""),
+    (re.compile(r":::no-loc\s+text=\"([^\"]*)\":::", re.I), r"\1"),
+    (re.compile(r"^[ \t]*:::[^\n]*$", re.M), ""),
+    (re.compile(r"\[([^\]\n]*)\]\(mailto:[^)]*\"Send comments about this topic to Microsoft\"\)"), ""),
+    (re.compile(r"\[Send comments about this topic to Microsoft\]\(mailto:[^)\n]*\)", re.I), ""),
+    (re.compile(r"\\_"), "_"),  # "CARD\_DATA": identifiers must stay searchable as written
+]
+
+
+def _clean_prose(text: str, page_path: str, base_url: str | None) -> str:
+    # inline code spans are set aside so that "<b>" or "[x](y)" inside them stays literal
+    spans: list[str] = []
+
+    def keep(m: re.Match[str]) -> str:
+        spans.append(m.group(0))
+        return f"\x00{len(spans) - 1}\x00"
+
+    text = _INLINE_CODE.sub(keep, text) if "`" in text else text
+    text = re.sub(r"(?is)<table.*?</table>", lambda m: _html_table(m.group(0)), text)
+    text = re.sub(r":::image\s[^\n]*?:::\n(.*?):::image-end:::", lambda m: m.group(0).split("\n")[0], text, flags=re.S)
+    for pattern, repl in _DIRECTIVES:
+        text = pattern.sub(repl, text)
+    text = _NOTE.sub(lambda m: f"{m.group(1)}**{m.group(2).capitalize()}:**", text)
+    text = re.sub(r"^(\s*>\s*\*\*\w+:\*\*)\n\s*>\s*(?=\S)", r"\1 ", text, flags=re.M)
+    text = _inline_html(text)
+
+    def link(m: re.Match[str]) -> str:
+        bang, label, href, title = m.groups()
+        if "](" in label:  # a link inside a link's label: [[Name](page.md)]()
+            label = _LINK.sub(link, label)
+        return f"{bang}[{label}]({resolve_link(href, page_path, base_url)}{title or ''})"
+
+    text = _LINK.sub(link, text)
+    text = _REFDEF.sub(lambda m: m.group(1) + resolve_link(m.group(2), page_path, base_url), text)
+    if spans:
+        text = re.sub("\x00(\\d+)\x00", lambda m: spans[int(m.group(1))], text)
+    return text
+
+
+def clean_markdown(body: str, page_path: str, base_url: str | None = None) -> str:
+    """Clean a docs page body into plain, portable markdown.
+
+    Drops HTML comments, empty ``<span id>`` anchors, include directives, ``:::`` directives (images become
+    markdown images), "Send comments" footers and empty headings; turns ``> [!NOTE]`` into a plain quote,
+    HTML tables into pipe tables and simple inline HTML into markdown; makes every link absolute. Code
+    blocks are left untouched.
+
+    Args:
+        body: markdown without front matter.
+        page_path: the page's path (links resolve against it, see ``resolve_link``).
+        base_url: the page's URL when the path is not under a docs tree.
+
+    Returns:
+        The cleaned markdown, blank runs collapsed, no trailing whitespace.
+    """
+    out: list[str] = []
+    for is_code, chunk in _fence_chunks(body):
+        if is_code:
+            out.append(chunk)
+            continue
+        lines: list[str] = []
+        cleaned = _clean_prose(chunk, page_path, base_url)
+        for line in cleaned.split("\n")[:-1] if cleaned.endswith("\n") else cleaned.split("\n"):
+            # two trailing spaces are a hard line break in markdown: keep exactly those
+            line = line.rstrip() + ("  " if line.endswith("  ") and line.strip() else "")
+            heading = _HEADING.match(line)
+            if heading and not plain_text(heading.group(2) or ""):
+                continue
+            if line.strip() in ("", ">"):
+                if lines and lines[-1] == "" or not lines and out and out[-1].endswith("\n\n"):
+                    continue
+                line = ""
+            lines.append(line)
+        out.append("\n".join(lines) + ("\n" if cleaned.endswith("\n") else ""))
+    return "".join(out).strip("\n")
+
+
+def _fence_chunks(text: str) -> list[tuple[bool, str]]:
+    """Cut text into (is_code, chunk) runs along fenced code blocks (fence lines belong to the code).
+
+    A fence that is never closed is taken as text, not as code running to the end of the page: in these docs
+    it is always a typo (`````` ```dbgcmd `````` pasted after a closing fence).
+    """
+    lines = text.splitlines(keepends=True)
+    chunks: list[tuple[bool, str]] = []
+    prose: list[str] = []
+    i = 0
+    while i < len(lines):
+        m = _FENCE.match(lines[i])
+        if m and not (m.group(2)[0] == "`" and "`" in lines[i][m.end() :]):
+            fence = m.group(2)
+            end = next((j for j in range(i + 1, len(lines)) if _closes(lines, j, fence)), None)
+            if end is not None:
+                if prose:
+                    chunks.append((False, "".join(prose)))
+                    prose = []
+                closing = re.sub(r"^(\s*[`~]+).*", r"\1", lines[end].rstrip("\n")) + "\n"
+                chunks.append((True, "".join(lines[i:end]) + closing))
+                i = end + 1
+                continue
+        prose.append(lines[i])
+        i += 1
+    if prose:
+        chunks.append((False, "".join(prose)))
+    return chunks
+
+
+def _closes(lines: list[str], j: int, fence: str) -> bool:
+    m = _FENCE.match(lines[j])
+    if not (m and m.group(2)[0] == fence[0] and len(m.group(2)) >= len(fence)):
+        return False
+    if not lines[j].strip().strip(fence[0]):
+        return True
+    # "```dbgcmd" right before a heading is a closing fence with a stray language tag (a typo in the docs)
+    after = next((line for line in lines[j + 1 :] if line.strip()), "")
+    return after.startswith("#")
+
+
+# --- sections and splitting ------------------------------------------------------------------------------
+
+
+@dataclass
+class Section:
+    """One heading and the text under it up to the next heading (any level)."""
+
+    level: int  # 0 for text before the first heading
+    title: str  # visible heading text
+    anchor: str  # GitHub-style slug, unique within the page
+    text: str  # markdown under the heading, heading line excluded
+
+
+def split_sections(body: str) -> list[Section]:
+    """Cut a (cleaned) markdown body at its ATX headings, ignoring ``#`` lines inside code blocks.
+
+    Args:
+        body: markdown without front matter.
+
+    Returns:
+        Sections in page order; the first has level 0 and title "" when text precedes the first heading.
+        Anchors are de-duplicated the GitHub way (``name``, ``name-1``, ``name-2``).
+    """
+    sections: list[Section] = []
+    seen: dict[str, int] = {}
+    level, title, buf = 0, "", []
+
+    def flush() -> None:
+        text = "\n".join(buf).strip("\n")
+        if level == 0 and not text.strip():
+            return
+        anchor = slugify(title)
+        if anchor in seen:
+            seen[anchor] += 1
+            anchor = f"{anchor}-{seen[anchor]}"
+        else:
+            seen[anchor] = 0
+        sections.append(Section(level, title, anchor, text))
+
+    for is_code, chunk in _fence_chunks(body):
+        if is_code:
+            buf.append(chunk.rstrip("\n"))
+            continue
+        for line in (chunk[:-1] if chunk.endswith("\n") else chunk).split("\n"):
+            m = _HEADING.match(line)
+            if m:
+                flush()
+                level, title, buf = len(m.group(1)), plain_text(m.group(2) or ""), []
+            else:
+                buf.append(line)
+    flush()
+    return sections
+
+
+def _blocks(text: str) -> list[str]:
+    """Top-level blocks separated by blank lines; code blocks and tables never cut."""
+    blocks: list[str] = []
+    for is_code, chunk in _fence_chunks(text):
+        parts = [chunk] if is_code else re.split(r"\n[ \t]*\n", chunk)
+        blocks.extend(p.strip("\n") for p in parts if p.strip())
+    return blocks
+
+
+def _sentences(block: str, max_chars: int) -> list[str]:
+    if block.lstrip().startswith(("|", "```", "~~~")) or "\n```" in block or "\n|" in block:
+        return [block]
+    pieces: list[str] = []
+    cur = ""
+    for sent in re.split(r"(?<=[.!?])\s+(?=[A-Z*_`\[(])", block):
+        if cur and len(cur) + len(sent) + 1 > max_chars:
+            pieces.append(cur)
+            cur = sent
+        else:
+            cur = f"{cur} {sent}" if cur else sent
+    return pieces + [cur] if cur else pieces
+
+
+def split_long(text: str, max_chars: int) -> list[str]:
+    """Split markdown into parts of at most ``max_chars`` along block boundaries.
+
+    Prefers cutting before a heading or a top-level block; never cuts inside a code block or a table (an
+    oversized code block or table stays whole); over-long paragraphs are cut between sentences; a small
+    last part is folded into the one before it.
+
+    Args:
+        text: markdown.
+        max_chars: the target size of a part.
+
+    Returns:
+        A list of markdown parts (one part when the text fits).
+    """
+    if len(text) <= max_chars:
+        return [text]
+    blocks: list[str] = []
+    for block in _blocks(text):
+        blocks.extend(_sentences(block, max_chars) if len(block) > max_chars else [block])
+    parts: list[list[str]] = [[]]
+    size = 0
+    for block in blocks:
+        if parts[-1] and size + len(block) + 2 > max_chars and not (len(block) > max_chars and size < max_chars // 3):
+            cut = _best_cut(parts[-1], max_chars)
+            carry = parts[-1][cut:]
+            parts[-1] = parts[-1][:cut]
+            parts.append(carry)
+            size = sum(len(b) + 2 for b in carry)
+        parts[-1].append(block)
+        size += len(block) + 2
+    texts = ["\n\n".join(p) for p in parts if p]
+    if len(texts) > 1 and len(texts[-1]) < max_chars // 5 and len(texts[-2]) + len(texts[-1]) < max_chars * 1.25:
+        texts[-2:] = [texts[-2] + "\n\n" + texts[-1]]
+    return texts
+
+
+def _best_cut(blocks: list[str], max_chars: int) -> int:
+    """Index to cut ``blocks`` at: before the last heading past half the budget, else the last top-level block."""
+    pos, heading, top = 0, 0, 0
+    for i, block in enumerate(blocks):
+        if i and pos >= max_chars // 2:
+            if block.startswith("#") or block.startswith("**") and block.endswith("**") and "\n" not in block:
+                heading = i
+            elif not block.startswith((" ", "\t", "|")):
+                top = i
+        pos += len(block) + 2
+    return heading or top or len(blocks)

@@ -1,0 +1,423 @@
+"""Tests for the Microsoft Learn page parser and the shared markdown helpers."""
+
+from __future__ import annotations
+
+import re
+import tarfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from ingest import apiref
+from ingest import learn
+from ingest.learn import base_verb
+from ingest.learn import page_question
+from ingest.learn import section_question
+from ingest.markdown import clean_markdown
+from ingest.markdown import learn_url
+from ingest.markdown import resolve_link
+from ingest.markdown import slugify
+from ingest.markdown import split_front_matter
+from ingest.markdown import split_long
+from ingest.markdown import split_sections
+from kb.models import Pair
+from kb.models import SourceDoc
+from kb.models import SourceMeta
+
+DATA = Path(__file__).parent / "data" / "learn"
+DOCS = "windows-driver-docs-pr/"
+RELATIVE_MD_LINK = re.compile(r"\]\((?!https?:|mailto:)[^)\s]*\.md(?:#[^)]*)?\)")
+
+
+def parse_file(name: str, path: str | None = None) -> tuple[SourceMeta, list[Pair]]:
+    text = (DATA / name).read_text(encoding="utf-8")
+    records = list(learn.parse(text, SourceDoc(path=path or f"{DOCS}kernel/{name}", kind="learn-doc")))
+    assert isinstance(records[0], SourceMeta)
+    assert all(isinstance(r, Pair) for r in records[1:])
+    return records[0], records[1:]
+
+
+def fences_balanced(text: str) -> bool:
+    return len(re.findall(r"^\s*```", text, re.M)) % 2 == 0
+
+
+# --- markdown helpers -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("heading", "slug"),
+    [
+        ("Debugging a Failed Driver Unload", "debugging-a-failed-driver-unload"),
+        ("SYMOPT\\_CASE\\_INSENSITIVE", "symopt_case_insensitive"),
+        ("<span id=\"x\"></span>Choosing a **spin lock** type", "choosing-a-spin-lock-type"),
+        ("What's new in WDK 10.0?", "whats-new-in-wdk-100"),
+        ("[IoCallDriver](/windows-hardware/drivers/ddi/wdm/nf-wdm-iocalldriver) rules", "iocalldriver-rules"),
+    ],
+)
+def test_slugify(heading: str, slug: str) -> None:
+    assert slugify(heading) == slug
+
+
+@pytest.mark.parametrize(
+    ("path", "url"),
+    [
+        (f"{DOCS}kernel/spin-locks.md", "https://learn.microsoft.com/windows-hardware/drivers/kernel/spin-locks"),
+        (f"{DOCS}kernel/index.md", "https://learn.microsoft.com/windows-hardware/drivers/kernel"),
+        (f"{DOCS}index.md", "https://learn.microsoft.com/windows-hardware/drivers/"),
+        ("wdk-ddi-src/content/wdm/nf-wdm-kesetevent.md",
+         "https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-kesetevent"),
+        ("000_ff2a92931e1537e7.txt", None),
+    ],
+)
+def test_learn_url(path: str, url: str | None) -> None:
+    assert learn_url(path) == url
+
+
+@pytest.mark.parametrize(
+    ("href", "page", "url"),
+    [
+        ("../debuggercmds/-object.md", f"{DOCS}debugger/page.md", "debuggercmds/-object"),
+        ("-object.md", f"{DOCS}debuggercmds/page.md", "debuggercmds/-object"),
+        ("/windows-hardware/drivers/ddi/wdm/nf-wdm-iocalldriver", f"{DOCS}kernel/a.md", "ddi/wdm/nf-wdm-iocalldriver"),
+        ("irp-mj-read.md#remarks", f"{DOCS}kernel/a.md", "kernel/irp-mj-read#remarks"),
+        ("#queued", f"{DOCS}kernel/a.md", "kernel/a#queued"),
+        ("images/x.png", f"{DOCS}kernel/a.md", "kernel/images/x.png"),
+        ("../kernel/index.md", f"{DOCS}wdf/a.md", "kernel"),
+        ("./nf-wdm-keclearevent.md", "wdk-ddi-src/content/wdm/nf-wdm-kesetevent.md", "ddi/wdm/nf-wdm-keclearevent"),
+        # loose files (the seeds): a best guess, always absolute
+        ("-object.md", "000_ff2a92931e1537e7.txt", "debuggercmds/-object"),
+        ("g--go-.md", "000_ff2a92931e1537e7.txt", "debuggercmds/g--go-"),
+        ("../wdfrequest/nf-wdfrequest-wdfrequestsend.md", "page.md", "ddi/wdfrequest/nf-wdfrequest-wdfrequestsend"),
+    ],
+)
+def test_resolve_link(href: str, page: str, url: str) -> None:
+    assert resolve_link(href, page) == "https://learn.microsoft.com/windows-hardware/drivers/" + url
+
+
+def test_resolve_link_keeps_absolute_and_uses_base_url() -> None:
+    assert resolve_link("https://example.com/a.md", "x.md") == "https://example.com/a.md"
+    assert resolve_link("mailto:a@b.c", "x.md") == "mailto:a@b.c"
+    base = "https://learn.microsoft.com/windows-hardware/drivers/debugger/page"
+    assert resolve_link("../kernel/foo.md", "x.txt", base) == "https://learn.microsoft.com/windows-hardware/drivers/kernel/foo"
+
+
+def test_split_front_matter_tolerates_missing_and_malformed() -> None:
+    assert split_front_matter("# Title\n\ntext") == ({}, "# Title\n\ntext")
+    meta, body = split_front_matter("---\ntitle: [broken\n---\n# T\n")
+    assert meta == {} and body.startswith("# T")
+    meta, body = split_front_matter("---\r\ntitle: Crlf\r\nms.date: 1/2/2024\r\n---\r\n# T\r\n")
+    assert meta == {"title": "Crlf", "ms.date": "1/2/2024"} and body == "# T\n"
+    assert split_front_matter("---\ntitle: no closing line\n# T")[0] == {}
+    assert split_front_matter("---\n- a list\n- not a mapping\n---\nbody") == ({}, "body")
+
+
+def test_clean_markdown_drops_noise_and_keeps_code() -> None:
+    text = (DATA / "spin-locks.md").read_text(encoding="utf-8")
+    cleaned = clean_markdown(split_front_matter(text)[1], f"{DOCS}kernel/spin-locks.md")
+    for noise in ("<span", "<!--", "[!INCLUDE", ":::", "Send comments", "<table", "[!NOTE]", "\\_"):
+        assert noise not in cleaned
+    assert "> **Note:** A driver that runs at DIRQL" in cleaned
+    assert "| Queued spin lock<br>(faster under contention) | `KeAcquireInStackQueuedSpinLock` |" in cleaned
+    assert "# this line starts with a hash but is code, not a heading\n" in cleaned
+    assert "![Diagram of the states of a spin lock.](https://learn.microsoft.com/windows-hardware/drivers/kernel/" \
+           "images/spin-lock-states.png)" in cleaned
+    assert "KLOCK_QUEUE_HANDLE" in cleaned and not RELATIVE_MD_LINK.search(cleaned)
+
+
+def test_clean_markdown_fence_edge_cases() -> None:
+    # a one-line ```code``` is inline code, not a fence; a closing fence with a stray language tag still closes
+    body = "```typedef struct _X *PX;```\n\nSee [A](a.md).\n\n```console\nremote /q\n```dbgcmd\n\n## Parameters\n\nB"
+    cleaned = clean_markdown(body, f"{DOCS}debugger/p.md")
+    assert "[A](https://learn.microsoft.com/windows-hardware/drivers/debugger/a)" in cleaned
+    assert "```console\nremote /q\n```\n" in cleaned
+    assert [s.title for s in split_sections(cleaned)] == ["", "Parameters"]
+    # escaped backticks do not open code spans that would hide links
+    cleaned = clean_markdown("Use \\` or (\\`) in [names](../debugger/names.md).", f"{DOCS}debuggercmds/p.md")
+    assert "(https://learn.microsoft.com/windows-hardware/drivers/debugger/names)" in cleaned
+
+
+def test_split_sections_ignores_hashes_in_code_and_dedupes_anchors() -> None:
+    body = "Intro\n\n## Step\n\n```\n# not a heading\n```\n\n## Step\n\ntext\n### Deep\n\nmore"
+    sections = split_sections(body)
+    assert [(s.level, s.title, s.anchor) for s in sections] == [
+        (0, "", ""), (2, "Step", "step"), (2, "Step", "step-1"), (3, "Deep", "deep")]
+    assert "# not a heading" in sections[1].text
+
+
+def test_split_long_never_cuts_code_or_tables() -> None:
+    paragraph = "A sentence about drivers that is long enough to matter. " * 8
+    code = "```c\n" + "int x = 0;\n" * 80 + "```"
+    table = "| a | b |\n| --- | --- |\n" + "| cell | value |\n" * 59 + "| cell | value |"
+    text = "\n\n".join([paragraph, paragraph, code, paragraph, table, paragraph])
+    parts = split_long(text, 1000)
+    assert len(parts) > 3
+    assert any(code in p for p in parts) and any(table in p for p in parts)
+    assert all(fences_balanced(p) for p in parts)
+    assert split_long("short", 1000) == ["short"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["p", "code", "table", "list"]), st.integers(1, 40)), min_size=1, max_size=12))
+def test_split_long_keeps_every_block_whole(blocks: list[tuple[str, int]]) -> None:
+    pieces = []
+    for i, (kind, n) in enumerate(blocks):
+        if kind == "p":
+            pieces.append(" ".join(f"Word{i}x{j}." for j in range(n * 5)))
+        elif kind == "code":
+            pieces.append("```\n" + "\n".join(f"line {i} {j}" for j in range(n)) + "\n```")
+        elif kind == "table":
+            pieces.append("| h |\n| --- |\n" + "\n".join(f"| r{i}{j} |" for j in range(n)))
+        else:
+            pieces.append("\n".join(f"- item {i} {j}" for j in range(n)))
+    parts = split_long("\n\n".join(pieces), 400)
+    joined = "\n\n".join(parts)
+    for piece in pieces:
+        if not piece.startswith(("```", "|")):
+            continue
+        assert sum(piece in p for p in parts) == 1, "a code block or table was cut"
+    assert all(fences_balanced(p) for p in parts)
+    assert re.sub(r"\s+", " ", joined) == re.sub(r"\s+", " ", "\n\n".join(pieces))
+
+
+# --- questions --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "question"),
+    [
+        ("Debugging a Failed Driver Unload", "How do I debug a failed driver unload?"),
+        ("Introduction to Adapter Objects", "What are adapter objects?"),
+        ("Spin Locks", "What are spin locks?"),
+        ("Using Custom Hardware IDs and Compatible IDs", "How do I use custom hardware IDs and compatible IDs?"),
+        ("How to Run Stress and Transfer Performance Tests for MUTT Devices",
+         "How do I run stress and transfer performance tests for MUTT devices?"),
+        ("What is a Driver?", "What is a driver?"),
+        ("How Windows Selects Drivers", "How does Windows select drivers?"),
+        ("Bug Check 0xA3 ACPI_DRIVER_INTERNAL", "What does bug check 0xA3 ACPI_DRIVER_INTERNAL mean?"),
+        ("SyncReqSend Rule (KMDF)", "What does the SyncReqSend rule (KMDF) check?"),
+        ("NDIS_MDL_LINKAGE macro", "What does the NDIS_MDL_LINKAGE macro do?"),
+        ("MIB_IPNET_TABLE2 structure (Windows Drivers)", "What is the MIB_IPNET_TABLE2 structure?"),
+        ("C28715 Warning", "What does code analysis warning C28715 mean?"),
+        ("Requirements to create a WPD driver", "What are the requirements to create a WPD driver?"),
+        ("Packaging Your Driver", "How do I package my driver?"),
+        ("Troubleshooting Windows Update Drivers", "How do I troubleshoot Windows Update drivers?"),
+        ("Best practices for INF files", "What are the best practices for INF files?"),
+        ("!object", "What does the !object debugger extension do?"),
+        ("DEBUG_ENGOPT_XXX", "What is DEBUG_ENGOPT_XXX?"),
+        ("Allocating the Bus-Master Adapter Object", "How do I allocate the bus-master adapter object?"),
+    ],
+)
+def test_page_questions(title: str, question: str) -> None:
+    assert page_question(title) == question
+
+
+@pytest.mark.parametrize(
+    ("heading", "title", "question"),
+    [
+        ("Remarks", "Spin Locks", "What should I know about spin locks?"),
+        ("Requirements", "KeSetEvent function", "What are the requirements for the KeSetEvent function?"),
+        ("Cause", "Bug Check 0xD1 DRIVER_IRQL_NOT_LESS_OR_EQUAL",
+         "What causes bug check 0xD1 DRIVER_IRQL_NOT_LESS_OR_EQUAL?"),
+        ("Examples", "Using WPP Tracing", "What is an example of using WPP tracing?"),
+        ("Step 3: Install the driver", "Write a Hello World Driver", "How do I install the driver?"),
+        ("To enable WPP tracing", "Tracing", "How do I enable WPP tracing?"),
+        ("Overview", "Filter Drivers", "What are filter drivers?"),
+        ("Debugging", "USB Drivers", "How do I debug USB drivers?"),
+        ("Are custom APNs migrated to the database?", "APN FAQ", "Are custom APNs migrated to the database?"),
+        ("SYMOPT_NO_CPP", "Symbol Options", "What is SYMOPT_NO_CPP in symbol options?"),
+        ("How the I/O Manager Handles IRPs", "IRPs", "How does the I/O manager handle IRPs?"),
+        ("NMR_INVALID_STATE Parameters", "Bug Check 0x125 NMR_INVALID_STATE",
+         "What are the parameters of bug check 0x125 NMR_INVALID_STATE?"),
+    ],
+)
+def test_section_questions(heading: str, title: str, question: str) -> None:
+    assert section_question(heading, title) == question
+
+
+@pytest.mark.parametrize(
+    ("gerund", "verb"),
+    [("Debugging", "debug"), ("Creating", "create"), ("Querying", "query"), ("Handling", "handle"),
+     ("Installing", "install"), ("Enabling", "enable"), ("Receiving", "receive"), ("Submitting", "submit"),
+     ("Determining", "determine"), ("Supporting", "support"), ("Configuring", "configure"), ("Using", "use")],
+)
+def test_base_verb(gerund: str, verb: str) -> None:
+    assert base_verb(gerund) == verb
+
+
+# --- whole pages ------------------------------------------------------------------------------------------
+
+
+def test_page_meta_and_sections() -> None:
+    meta, pairs = parse_file("spin-locks.md")
+    assert meta.title == "Spin Locks"
+    assert meta.url == "https://learn.microsoft.com/windows-hardware/drivers/kernel/spin-locks"
+    assert meta.description.startswith("How kernel-mode drivers")
+    assert meta.extra == {"keywords": ["spin locks WDK kernel", "KeAcquireSpinLock"], "ms_topic": "concept-article",
+                          "ms_date": "03/14/2024"}
+    by_heading = {p.heading: p for p in pairs}
+    assert list(by_heading) == ["Spin Locks", "Spin Locks > Choosing a spin lock type",
+                                "Spin Locks > Queued spin locks", "Spin Locks > Remarks"]  # "See also" dropped
+    assert by_heading["Spin Locks > Remarks"].question == "What should I know about spin locks?"
+    assert by_heading["Spin Locks > Choosing a spin lock type"].question == "How do I choose a spin lock type?"
+    assert by_heading["Spin Locks"].locator == {"section": "spin-locks"}
+    assert by_heading["Spin Locks > Queued spin locks"].locator == {"section": "queued-spin-locks"}
+    assert "KeAcquireSpinLock" in by_heading["Spin Locks"].api_names
+    assert by_heading["Spin Locks > Remarks"].api_names == ("IoCallDriver", "DRIVER_IRQL_NOT_LESS_OR_EQUAL")
+    for pair in pairs:
+        assert pair.kind == "section" and pair.topics == ()
+        assert not RELATIVE_MD_LINK.search(pair.answer) and "<span" not in pair.answer
+        assert not pair.answer.startswith("#")
+
+
+def test_page_without_or_with_broken_front_matter() -> None:
+    meta, pairs = parse_file("no-front-matter.md")
+    assert meta.title == "Handling IRPs" and meta.extra["keywords"] == []
+    assert [p.question for p in pairs] == ["How do I handle IRPs?"]
+    meta, pairs = parse_file("malformed-front-matter.md")
+    assert meta.title == "Using Timers" and meta.description == ""
+    assert [p.question for p in pairs] == ["How do I use timers?"]
+    assert pairs[0].api_names == ("KeInitializeTimer", "KeSetTimer")
+
+
+def test_short_page_with_tiny_sections_is_one_pair() -> None:
+    _, pairs = parse_file("tiny-sections.md")
+    assert len(pairs) == 1
+    assert "## Check the INF" in pairs[0].answer and "InfVerif" in pairs[0].answer
+
+
+def test_long_section_is_split_at_block_boundaries() -> None:
+    _, pairs = parse_file("long-section.md")
+    assert [p.locator for p in pairs] == [{"section": "mapping-device-registers", "part": n} for n in (1, 2, 3)]
+    assert all(p.question == "How do I map device registers?" for p in pairs)
+    assert all(len(p.answer) <= 2500 for p in pairs)
+    assert all(fences_balanced(p.answer) for p in pairs)
+    assert sum("return STATUS_SUCCESS;\n}\n```" in p.answer for p in pairs) == 1
+    assert "| Memory | READ_REGISTER_ULONG |" in pairs[-1].answer
+    assert pairs[0].answer.startswith("A function driver starts its device")  # the short intro leads in
+
+
+def test_include_only_page_yields_meta_only() -> None:
+    meta, pairs = parse_file("include-only.md")
+    assert meta.title == "Caution about deprecated INF directives" and pairs == []
+    records = list(learn.parse("---\ntitle: Empty\n---\n\n<!-- nothing -->\n", SourceDoc(path="e.md", kind="learn-doc")))
+    assert len(records) == 1
+
+
+def test_crlf_page_parses_like_lf() -> None:
+    text = (DATA / "spin-locks.md").read_text(encoding="utf-8")
+    source = SourceDoc(path=f"{DOCS}kernel/spin-locks.md", kind="learn-doc")
+    assert list(learn.parse(text.replace("\n", "\r\n"), source)) == list(learn.parse(text, source))
+
+
+# --- the real corpus --------------------------------------------------------------------------------------
+
+REAL_PAGES = [
+    "kernel/managing-hardware-priorities.md",
+    "debugger/symbol-options.md",
+    "debugger/remote-server-query-command.md",
+    "debugger/debugging-a-failed-driver-unload.md",
+    "kernel/eprocess.md",
+    "debuggercmds/c---numbers-and-operators.md",
+    "network/wdi-tlv-mac-statistics.md",
+    "devtest/application-verifier-stop-codes-miscellaneous.md",
+]
+
+
+@pytest.fixture(scope="module")
+def real_pages(corpus: Path) -> dict[str, list]:
+    wanted = {DOCS + name for name in REAL_PAGES}
+    pages = {}
+    with tarfile.open(corpus / "windows-driver-docs.tar.gz") as tar:
+        for member in tar:
+            if member.name in wanted:
+                text = tar.extractfile(member).read().decode("utf-8")
+                pages[member.name[len(DOCS):]] = list(learn.parse(text, SourceDoc(path=member.name, kind="learn-doc")))
+    assert set(pages) == set(REAL_PAGES)
+    return pages
+
+
+@pytest.mark.corpus
+def test_seed_learn_page(seeds: Path) -> None:
+    text = (seeds / "000_ff2a92931e1537e7.txt").read_text(encoding="utf-8")
+    meta, *pairs = learn.parse(text, SourceDoc(path="000_ff2a92931e1537e7.txt", kind="learn-doc"))
+    assert meta.title == "Debugging a Failed Driver Unload" and meta.extra["ms_date"] == "05/23/2017"
+    assert pairs and pairs[0].question == "How do I debug a failed driver unload?"
+    answers = "\n".join(p.answer for p in pairs)
+    assert "    ``` syntax\n    kd> !object 81a578c0" in answers
+    assert 'kd> ba w4 81a578a8 "k;g"' in answers
+    assert "Send comments" not in answers and "mailto:" not in answers and "<span" not in answers
+    links = re.findall(r"\]\(([^)]+)\)", answers)
+    assert links and all(link.startswith("https://learn.microsoft.com/") for link in links)
+    assert "https://learn.microsoft.com/windows-hardware/drivers/debuggercmds/-object" in links
+    assert "IoCreateDevice" in pairs[0].api_names
+
+
+@pytest.mark.corpus
+def test_real_pages(real_pages: dict[str, list]) -> None:
+    def pairs_of(name: str) -> list[Pair]:
+        return real_pages[name][1:]
+
+    irql = pairs_of("kernel/managing-hardware-priorities.md")
+    assert len(irql) > 2 and all(p.locator["section"] == "managing-hardware-priorities" for p in irql)
+    assert [p.locator["part"] for p in irql] == list(range(1, len(irql) + 1))
+    assert "hardware priorities" in irql[0].question and "IRQL" in irql[0].question
+    assert any("KeRaiseIrql" in p.api_names for p in irql)
+
+    symbols = {p.heading: p for p in pairs_of("debugger/symbol-options.md")}
+    assert symbols["Symbol Options > SYMOPT_CASE_INSENSITIVE"].question.startswith("What is SYMOPT_CASE_INSENSITIVE")
+    assert "| 0x1 | [SYMOPT_CASE_INSENSITIVE](https://learn.microsoft.com/" in symbols["Symbol Options"].answer
+
+    remote = pairs_of("debugger/remote-server-query-command.md")
+    assert all(fences_balanced(p.answer) for p in remote)
+    assert "## Parameters" in remote[0].answer and "<span" not in remote[0].answer
+
+    unload = pairs_of("debugger/debugging-a-failed-driver-unload.md")
+    assert "debug" in unload[0].question.lower() and "unload" in unload[0].question.lower()
+
+    eprocess = "\n".join(p.answer for p in pairs_of("kernel/eprocess.md"))
+    assert "(https://learn.microsoft.com/windows-hardware/drivers/kernel/exxxxtimer-routines-and-ex-timer-objects)" in eprocess
+    numbers = "\n".join(p.answer for p in pairs_of("debuggercmds/c---numbers-and-operators.md"))
+    assert "(https://learn.microsoft.com/windows-hardware/drivers/debugger/symbol-syntax-and-symbol-matching)" in numbers
+
+    tlv = pairs_of("network/wdi-tlv-mac-statistics.md")
+    assert "[!INCLUDE" not in "".join(p.answer for p in tlv) and any("| --- |" in p.answer for p in tlv)
+
+    stops = pairs_of("devtest/application-verifier-stop-codes-miscellaneous.md")
+    assert any("TerminateThread" in p.question for p in stops)
+    for pages in real_pages.values():
+        for pair in pages[1:]:
+            assert not RELATIVE_MD_LINK.search(pair.answer) and "<span id" not in pair.answer
+
+
+def _check_pair(pair: Pair, where: str) -> None:
+    assert pair.question.strip() and len(pair.question) < 200, where
+    assert pair.question.endswith("?"), where
+    assert pair.answer.strip(), where
+    assert "<span id" not in pair.answer, where
+    assert not RELATIVE_MD_LINK.search(pair.answer), where
+
+
+@pytest.mark.slow
+@pytest.mark.corpus
+def test_every_corpus_page_parses(corpus: Path) -> None:
+    """Both trees end to end: no exception, sane pairs, unique locators per page."""
+    counts: dict[str, int] = {}
+    for archive, parser, prefix in (("windows-driver-docs.tar.gz", learn, DOCS),
+                                    ("windows-driver-docs-ddi.tar.gz", apiref, "wdk-ddi-src/content/")):
+        with tarfile.open(corpus / archive) as tar:
+            for member in tar:
+                if not member.isfile() or not member.name.endswith(".md") or "/includes/" in member.name:
+                    continue
+                assert member.name.startswith(prefix)
+                text = tar.extractfile(member).read().decode("utf-8", "replace")
+                meta, *pairs = parser.parse(text, SourceDoc(path=member.name, kind="doc"))
+                assert isinstance(meta, SourceMeta) and meta.url, member.name
+                locators = [tuple(sorted(p.locator.items())) for p in pairs]
+                assert len(set(locators)) == len(locators), member.name
+                for pair in pairs:
+                    _check_pair(pair, member.name)
+                    counts[pair.kind] = counts.get(pair.kind, 0) + 1
+    assert counts["section"] > 40_000 and counts["overview"] > 20_000 and counts["fact"] > 20_000
