@@ -1,0 +1,473 @@
+"""Parser for WDK API reference pages (wdk-ddi-src/content/<header>/*.md): overview, IRQL and requirements pairs."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
+
+from ingest.markdown import DRIVERS
+from ingest.markdown import clean_markdown
+from ingest.markdown import learn_url
+from ingest.markdown import plain_text
+from ingest.markdown import split_front_matter
+from ingest.markdown import split_long
+from ingest.markdown import split_sections
+from kb.models import Pair
+from kb.models import Record
+from kb.models import SourceDoc
+from kb.models import SourceMeta
+
+OVERVIEW_CHARS = 3000  # the overview answer stays readable; long remarks and member lists get their own pairs
+PART_CHARS = 2500
+
+PREFIX_KIND = {"nf": "function", "nc": "callback", "ns": "structure", "ne": "enumeration", "ni": "IOCTL",
+               "nn": "interface", "nl": "class", "na": "header"}
+KIND_PREFIX = {"function": "nf", "macro": "nf", "method": "nf", "callback": "nc", "structure": "ns", "union": "ns",
+               "enumeration": "ne", "IOCTL": "ni", "interface": "nn", "class": "nl"}
+_CALLABLE = {"function", "macro", "method", "callback"}
+_LEVEL = re.compile(
+    r"\b(?:PASSIVE|APC|DISPATCH|HIGH|CLOCK\d?|IPI|POWER|PROFILE|SYNCH|DEVICE)_LEVEL\b|\bDIRQL\b"
+    r"|\bIRQL\s*(?:<=?|>=?|=|≤|≥|&lt;|&gt;)|\bany IRQL\b",
+    re.I,
+)
+_IRQL_VALUE = re.compile(r"LEVEL|IRQL|\bany\b|passive|dispatch|remarks|DIRQL", re.I)
+# (front-matter key, label) in the order the docs site shows the requirements table
+REQ_KEYS = [
+    ("req.target-min-winverclnt", "Minimum supported client"),
+    ("req.target-min-winversvr", "Minimum supported server"),
+    ("req.target-type", "Target platform"),
+    ("req.kmdf-ver", "Minimum KMDF version"),
+    ("req.umdf-ver", "Minimum UMDF version"),
+    ("req.header", "Header"),
+    ("req.lib", "Library"),
+    ("req.dll", "DLL"),
+    ("req.irql", "IRQL"),
+    ("req.ddi-compliance", "DDI compliance rules"),
+]
+
+
+@dataclass
+class Param:
+    """One parameter, structure member, enumeration value or IOCTL buffer description."""
+
+    name: str
+    direction: str
+    text: str
+
+
+@dataclass
+class ApiPage:
+    """What an API reference page says, whichever format it came in (markdown source or rendered text)."""
+
+    name: str  # the name developers type: KeSetEvent, WDF_OBJECT_ATTRIBUTES, IOCTL_USB_GET_NODE_INFORMATION
+    kind: str  # function, macro, method, callback, structure, union, enumeration, IOCTL, interface, class, header
+    header: str = ""  # wdm.h
+    url: str | None = None
+    title: str = ""
+    description: str = ""
+    api_names: tuple[str, ...] = ()
+    alias: str = ""  # a callback's role name: EvtDriverDeviceAdd for EVT_WDF_DRIVER_DEVICE_ADD
+    summary: str = ""  # the one-line description from the front matter
+    syntax: str = ""
+    params: list[Param] = field(default_factory=list)
+    params_label: str = "Parameters"
+    returns: str = ""
+    remarks: str = ""
+    requirements: dict[str, str] = field(default_factory=dict)  # label -> value, see REQ_KEYS
+    is_index: bool = False
+
+
+def parse(text: str, source: SourceDoc) -> Iterator[Record]:
+    """Parse one API reference page in its markdown source form.
+
+    Args:
+        text: the page, front matter included.
+        source: its path (``wdk-ddi-src/content/<header>/<page>.md``; links resolve against it) and optional URL.
+
+    Returns:
+        An iterator over one SourceMeta, then the pairs of ``build_pairs``.
+    """
+    yield from emit(read_markdown(text, source))
+
+
+def emit(page: ApiPage) -> Iterator[Record]:
+    """SourceMeta then pairs for a page, whichever parser read it."""
+    yield SourceMeta(
+        title=page.title or f"{page.name} {page.kind}",
+        url=page.url,
+        description=page.summary or (plain_text(page.description.split("\n\n")[0])[:500] if page.description else ""),
+        api_names=page.api_names,
+        extra={"header": page.header, "irql": page.requirements.get("IRQL", ""), "api_kind": page.kind},
+    )
+    yield from build_pairs(page)
+
+
+def read_markdown(text: str, source: SourceDoc) -> ApiPage:
+    """Build an ApiPage from the markdown source of a reference page (see ``parse``)."""
+    meta, body = split_front_matter(text)
+    stem = posixpath.splitext(posixpath.basename(source.path))[0]
+    folder = posixpath.basename(posixpath.dirname(source.path))
+    sections = split_sections(clean_markdown(body, source.path, base_url=source.url))
+    h1 = next((s.title for s in sections if s.level == 1), "")
+    prefix = stem.split("-", 1)[0]
+    name, kind = _name_and_kind(h1 or str(meta.get("title") or stem), prefix, stem == "index")
+    api_names = tuple(_as_list(meta.get("api_name")))
+    if kind in {"structure", "union", "enumeration"}:
+        typenames = [t.strip(" *") for t in str(meta.get("req.typenames") or "").split(",") if t.strip(" *")]
+        name = next((t for t in typenames if not t.startswith("P") or t[1:] not in typenames), name.lstrip("_"))
+    named = re.match(r"n[a-z]-([a-z0-9_]+)(?:-|$)", stem)  # nf-wdm-kesetevent: the header is in the file name
+    header = str(meta.get("req.header") or "").strip() or (f"{named.group(1)}.h" if named else "")
+    if not header and folder and not folder.startswith("_") and stem != "index":
+        header = f"{folder}.h"
+    page = ApiPage(
+        name=name,
+        kind=kind,
+        header=header,
+        url=source.url or learn_url(source.path) or ddi_url(header, kind, name),
+        title=plain_text(str(meta.get("title") or h1 or name)),
+        api_names=api_names or (name,),
+        requirements=_requirements(meta),
+        is_index=stem == "index" or prefix == "na",
+        summary=plain_text(str(meta.get("description") or "")),
+    )
+    if page.is_index and folder.startswith("_"):  # a technology area ("_kernel"), not a header
+        page.name, page.header = page.title, ""
+    elif page.is_index and not page.header and name.lower().endswith(".h"):
+        page.header = name.lower()
+    if page.is_index and not page.url and page.header:
+        page.url = f"{DRIVERS}ddi/{page.header.rsplit('.', 1)[0]}"
+    _fill_sections(page, sections)
+    if kind == "callback":
+        m = re.search(r"\*{1,2}(Evt[A-Za-z0-9]+|[A-Z][a-z]+[A-Z][A-Za-z0-9]+)\*{1,2}", page.description)
+        if m and m.group(1) != name:
+            page.alias = m.group(1)
+    return page
+
+
+def ddi_url(header: str, kind: str, name: str) -> str | None:
+    """The docs URL of an API page from its header, kind and name (nf-wdm-kesetevent style), or None."""
+    stem = header.lower().rsplit(".", 1)[0]
+    prefix = KIND_PREFIX.get(kind)
+    if not stem or not prefix or not name:
+        return None
+    return f"{DRIVERS}ddi/{stem}/{prefix}-{stem}-{name.lower().replace('::', '-')}"
+
+
+def _as_list(value: object) -> list[str]:
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in str(value).split(",") if v.strip()] if value else []
+
+
+def _name_and_kind(h1: str, prefix: str, is_index: bool) -> tuple[str, str]:
+    h1 = re.sub(r"\s*\([\w.]+\.h\)$", "", h1.strip())
+    if is_index or prefix == "na":
+        return re.sub(r"\s+header$", "", h1, flags=re.I), "header"
+    parts = h1.split(" ", 1)
+    words = parts[1].lower() if len(parts) > 1 else ""
+    kind = PREFIX_KIND.get(prefix, "function")
+    for word, k in (("macro", "macro"), ("method", "method"), ("union", "union"), ("callback", "callback"),
+                    ("structure", "structure"), ("enumeration", "enumeration"), ("ioctl", "IOCTL"),
+                    ("interface", "interface"), ("class", "class"), ("function", kind)):
+        if word in words.split():
+            kind = k
+            break
+    return parts[0], kind
+
+
+def _requirements(meta: dict[str, object]) -> dict[str, str]:
+    reqs: dict[str, str] = {}
+    for key, label in REQ_KEYS:
+        value = re.sub(r"\s+", " ", str(meta.get(key) or "")).strip()
+        if key == "req.irql" and not _IRQL_VALUE.search(value):
+            value = ""  # "_requires_same_" and other SAL leftovers are not IRQLs
+        if key == "req.header" and value and meta.get("req.include-header"):
+            value = f"{value} (include {str(meta['req.include-header']).strip()})"
+        if value:
+            reqs[label] = value
+    return reqs
+
+
+def _fill_sections(page: ApiPage, sections: list) -> None:
+    """Route the "## -description", "### -param X [in]"... sections of the source into the page fields."""
+    target = ""
+    extra: dict[str, list[str]] = {"description": [], "returns": [], "remarks": [], "syntax": []}
+    for s in sections:
+        title = s.title.strip()
+        key = title.split(" ", 1)[0].lower() if title.startswith("-") else ""
+        if s.level <= 1:
+            continue
+        if key in ("-description", "-inheritance"):
+            target = "description"
+        elif key in ("-returns", "-remarks", "-syntax", "-prototype"):
+            target = {"-prototype": "syntax"}.get(key, key[1:])
+        elif key in ("-parameters", "-struct-fields", "-enum-fields", "-union-fields", "-ioctlparameters"):
+            target = "params"
+            page.params_label = {"-struct-fields": "Members", "-union-fields": "Members", "-enum-fields": "Values",
+                                 "-ioctlparameters": "Parameters"}.get(key, "Parameters")
+            if s.text.strip():
+                page.params.append(Param("", "", s.text.strip()))
+            continue
+        elif key in ("-param", "-field") or (key.startswith("-") and target == "params" and s.level >= 3):
+            page.params.append(_param(title, s.text))
+            continue
+        elif key in ("-see-also", "-requirements"):
+            target = ""
+            continue
+        elif key.startswith("-"):
+            target = "remarks"
+            extra[target].append(f"**{title.lstrip('-').replace('-', ' ').capitalize()}**")
+        elif target and target != "params":
+            extra[target].append(f"{'#' * min(s.level + 1, 6)} {title}")  # a plain sub-heading inside a section
+        elif target == "params" and page.params:
+            page.params[-1].text += f"\n\n**{title}**\n\n{s.text.strip()}"
+            continue
+        if target in extra and s.text.strip():
+            extra[target].append(s.text.strip())
+    page.description = "\n\n".join(extra["description"])
+    page.returns = "\n\n".join(extra["returns"])
+    page.remarks = "\n\n".join(extra["remarks"])
+    page.syntax = "\n\n".join(extra["syntax"])
+
+
+def _param(title: str, text: str) -> Param:
+    m = re.match(r"^-(?:param|field)\s*(\S*)\s*(?:\[([^\]]*)\])?", title)
+    if m:
+        name, _, value = m.group(1).split(".")[-1].partition(":")  # "-field WdfExecutionLevelInvalid:0x00"
+        text = f"({value}) {text.strip()}" if value else text.strip()
+        return Param(name, (m.group(2) or "").strip(), text.strip())
+    label = title.lstrip("-").replace("-", " ").capitalize()  # -input-buffer -> Input buffer
+    return Param(label.replace("Ioctl major code", "Major code"), "", text.strip())
+
+
+# --- pairs ---------------------------------------------------------------------------------------------------
+
+
+def build_pairs(page: ApiPage) -> Iterator[Pair]:
+    """The pairs for one API page: overview (+ remarks/members parts when long), IRQL fact, requirements fact.
+
+    Args:
+        page: the page read from either format.
+
+    Returns:
+        An iterator over Pairs with locators ``{"section": "overview"}``, ``{"section": "remarks", "part": n}``,
+        ``{"section": "members", "part": n}``, ``{"fact": "irql"}`` and ``{"fact": "requirements"}``.
+    """
+    names = page.api_names or (page.name,)
+    if page.is_index:
+        answer = _cap(f"**{page.title or page.name}**\n\n{page.description}".strip(), OVERVIEW_CHARS)
+        if page.description.strip():
+            yield Pair(f"What is in {_index_subject(page)}?", answer, {"section": "overview"}, kind="overview",
+                       heading=page.title, api_names=names)
+        return
+    heading = f"{page.name} {page.kind}"
+    overview, remarks_out, params_out = _overview(page)
+    yield Pair(_overview_question(page), overview, {"section": "overview"}, kind="overview", heading=heading,
+               api_names=names)
+    if params_out:
+        label = page.params_label.lower()
+        question = _finish(f"What are the {label} of {_the(page)}")
+        for n, part in enumerate(split_long(_params_text(page, full=True), PART_CHARS), 1):
+            yield Pair(question, part, {"section": label, "part": n}, kind="section",
+                       heading=f"{heading} > {page.params_label}", api_names=names)
+    if remarks_out:
+        for n, part in enumerate(split_long(page.remarks, PART_CHARS), 1):
+            verb = "should I know" if n == 1 else "else should I know"
+            question = _finish(f"What {verb} when using {_the(page)}" if page.kind in _CALLABLE
+                               else f"What {verb} about {_the(page)}")
+            yield Pair(question, f"Remarks on **{page.name}**:\n\n{part}" if n == 1 else part,
+                       {"section": "remarks", "part": n}, kind="section", heading=f"{heading} > Remarks",
+                       api_names=names)
+    irql = irql_answer(page)
+    if irql:
+        yield Pair(_irql_question(page), irql, {"fact": "irql"}, kind="fact", heading=f"{heading} > IRQL",
+                   api_names=names)
+    reqs = requirements_answer(page)
+    if reqs:
+        yield Pair(_requirements_question(page), reqs, {"fact": "requirements"}, kind="fact",
+                   heading=f"{heading} > Requirements", api_names=names)
+
+
+def _the(page: ApiPage) -> str:
+    if page.kind in ("IOCTL", "function", "macro", "method"):
+        return page.name
+    return f"the {page.name} {page.kind}"
+
+
+def _finish(question: str) -> str:
+    return question.rstrip("?. ") + "?"
+
+
+def _index_subject(page: ApiPage) -> str:
+    name = page.name.strip()
+    if name.lower().endswith(".h"):
+        return name
+    if not page.header:
+        return f"the {name} reference" if not name.lower().startswith("the ") else name
+    if re.fullmatch(r"[\w.-]+\.h", name, re.I) or "." not in name and " " not in name and page.header:
+        return name if name.lower().endswith(".h") else f"{name}.h"
+    return f"the {name} reference" if not name.lower().startswith("the ") else name
+
+
+def _overview_question(page: ApiPage) -> str:
+    name = page.name
+    if page.kind in ("function", "macro", "method"):
+        return f"What does {name} do and how do I use it?"
+    if page.kind == "callback":
+        alias = f" ({page.alias})" if page.alias else ""
+        question = f"What is the {name} callback{alias} and when is it called?"
+        return question if len(question) <= 120 else f"What is the {name} callback?"
+    if page.kind == "IOCTL":
+        return f"What is {name} used for?"
+    return f"What is the {name} {page.kind}?"
+
+
+def _irql_question(page: ApiPage) -> str:
+    if page.kind == "callback":
+        return f"At what IRQL is the {page.name} callback called?"
+    if page.kind == "IOCTL":
+        return f"At what IRQL can I send {page.name}?"
+    if page.kind in _CALLABLE:
+        return f"What IRQL can I call {page.name} at?"
+    return f"What IRQL applies to {_the(page)}?"
+
+
+def _requirements_question(page: ApiPage) -> str:
+    reqs = page.requirements
+    wants = ["header"]
+    if "Library" in reqs or "DLL" in reqs:
+        wants.append("library")
+    if "Minimum supported client" in reqs or "Minimum supported server" in reqs:
+        wants.append("Windows version")
+    if "Minimum KMDF version" in reqs or "Minimum UMDF version" in reqs:
+        wants.append("KMDF/UMDF version")
+    if len(wants) == 1:
+        return f"Which header declares {page.name}?"
+    return f"What {', '.join(wants[:-1])} and {wants[-1]} does {page.name} need?"
+
+
+def _params_text(page: ApiPage, full: bool) -> str:
+    """Parameters as markdown: "`Name` [in]: text"; compact form keeps each one's first paragraph, shortened."""
+    out = []
+    for p in page.params:
+        if not p.text.strip() and (not p.name or not p.direction and page.kind == "IOCTL"):
+            continue
+        text = p.text.strip()
+        if not full:
+            text = _cap(text.split("\n\n")[0], 300)
+        label = f"`{p.name}`" if p.name and re.fullmatch(r"[\w:.\[\]]+", p.name) else (f"**{p.name}**" if p.name else "")
+        direction = f" [{p.direction}]" if p.direction else ""
+        out.append((f"{label}{direction}: {text}" if text else f"{label}{direction}") if label else text)
+    return "\n\n".join(out)
+
+
+def _overview(page: ApiPage) -> tuple[str, bool, bool]:
+    """Overview answer within OVERVIEW_CHARS; says whether remarks and the full parameter list went elsewhere."""
+    head = [f"**{page.name}** ({page.kind}{', ' + page.header if page.header else ''})"]
+    if page.description:
+        head.append(_cap(page.description, 1200))
+    params_out = False
+    params = ""
+    if page.params:
+        params = _params_text(page, full=True)
+        if len(params) > 1400:
+            params, params_out = _params_text(page, full=False), True
+        if len(params) > 1400:
+            params = _cap(params, 1400) + f"\n\n(See the full list of {page.params_label.lower()}.)"
+    returns = f"**Return value**\n\n{_cap(page.returns, 600)}" if page.returns.strip() else ""
+    blocks = head + ([f"**{page.params_label}**\n\n{params}"] if params else []) + ([returns] if returns else [])
+    size = sum(len(b) + 2 for b in blocks)
+    if page.syntax and size + len(page.syntax) + 14 <= OVERVIEW_CHARS:
+        blocks.insert(len(head), f"**Syntax**\n\n{page.syntax}")
+        size += len(page.syntax) + 14
+    remarks_out = bool(page.remarks.strip())
+    if remarks_out and size + len(page.remarks) + 14 <= OVERVIEW_CHARS:
+        blocks.append(f"**Remarks**\n\n{page.remarks}")
+        remarks_out = False
+    return "\n\n".join(blocks), remarks_out, params_out
+
+
+def _cap(text: str, limit: int) -> str:
+    """Shorten text to about ``limit`` characters at a block or sentence boundary (never inside code)."""
+    if len(text) <= limit:
+        return text
+    first = split_long(text, limit)[0]
+    if len(first) > limit * 1.3 and "\n|" in first and "```" not in first:  # a long table: keep its first rows
+        kept = ""
+        for line in first.split("\n"):
+            if len(kept) + len(line) > limit and kept.rstrip().endswith("|") and line.startswith("|"):
+                break
+            kept += line + "\n"
+        first = kept.rstrip()
+    elif len(first) > limit * 1.3 and "```" not in first and "|" not in first:
+        sentences = re.split(r"(?<=[.!?])\s+", first)
+        first = ""
+        for sentence in sentences:
+            if first and len(first) + len(sentence) > limit:
+                break
+            first = f"{first} {sentence}".strip()
+    if first.endswith("…"):
+        return first
+    return first + ("\n\n…" if first.rstrip().endswith(("|", "```")) else " …")
+
+
+def irql_answer(page: ApiPage) -> str:
+    """Answer to "what IRQL?": the Requirements value and the sentences that state an IRQL ("" when none do).
+
+    Args:
+        page: the API page.
+
+    Returns:
+        Markdown naming the API and the IRQL, e.g. "**KeSetEvent**: the Requirements table says ... If *Wait* ...".
+    """
+    value = page.requirements.get("IRQL", "")
+    refers = not value or re.search(r"remarks|see\b", value, re.I)
+    if not value and page.kind not in _CALLABLE:
+        return ""
+    sentences = _irql_sentences(page)
+    if not value and not sentences:
+        return ""
+    lines = []
+    if value:
+        lines.append(f"**{page.name}** — IRQL (from its Requirements table): **{value}**")
+    else:
+        lines.append(f"**{page.name}** — the reference page states these IRQL rules:")
+    if sentences and (refers or len(sentences) <= 3):
+        if value:
+            lines.append("The page also says:" if not refers else "The remarks say:")
+        lines.append("\n".join(f"- {s}" for s in sentences[: 5 if refers else 3]))
+    return "\n\n".join(lines)
+
+
+def _irql_sentences(page: ApiPage) -> list[str]:
+    found: list[str] = []
+    for source in (page.remarks, page.description, page.returns, "\n\n".join(p.text for p in page.params)):
+        for block in re.split(r"\n\s*\n", re.sub(r"```.*?```", "", source, flags=re.S)):
+            if block.lstrip().startswith("|") or not _LEVEL.search(block):
+                continue
+            sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z*_`\[(])", " ".join(block.split()))
+            for i, sentence in enumerate(sentences):
+                if not _LEVEL.search(sentence):
+                    continue
+                if i and re.match(r"(?:Otherwise|However|In this case|In that case|Similarly|Also|Else)\b", sentence):
+                    found.append(sentences[i - 1])
+                found.append(sentence)
+    seen: set[str] = set()
+    return [s for s in found if not (s in seen or seen.add(s))][:6]
+
+
+def requirements_answer(page: ApiPage) -> str:
+    """The requirements of an API as a compact markdown table ("" when the page lists none)."""
+    rows = [(label, value) for label, value in page.requirements.items() if value]
+    if not rows:  # only facts the page states (a header guessed from the file name is not one)
+        return ""
+    if not any(label == "Header" for label, _ in rows) and page.header:
+        rows.insert(0, ("Header", page.header))
+    order = ["Header", "Library", "DLL", "Minimum supported client", "Minimum supported server", "Target platform",
+             "Minimum KMDF version", "Minimum UMDF version", "IRQL", "DDI compliance rules"]
+    rows.sort(key=lambda r: order.index(r[0]) if r[0] in order else len(order))
+    table = "\n".join(f"| {label} | {value.replace('|', '/')} |" for label, value in rows)
+    return f"Requirements for **{page.name}** ({page.kind}):\n\n| Requirement | Value |\n| --- | --- |\n{table}"
