@@ -33,7 +33,7 @@ class KB:
         self.index_dir = self.data_dir / "index"
         self._local = threading.local()
         self._embedder = embedder
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # index() loads the embedder while holding it
         self._index: Any = None
         self._index_meta: dict[str, Any] | None = None
         self._index_mtime: float | None = None
