@@ -429,6 +429,10 @@ def _strip_noise(title: str) -> str:
     title = re.sub(r"^(?:Step|Phase|Part|Lab|Task|Exercise|Section|Module)\s+(?:\d+|[A-Z][a-z]+)\s*[:.—–-]\s*", "", title)
     title = re.sub(r"^(?:Walkthrough|Tutorial|Quickstart|Lab)\s*[:—–-]\s*", "", title)
     title = re.sub(r"^Example\s+\d+\s*[:.-]?\s*(?=[A-Z])", "", title)
+    if len(title) > 100:  # a sentence used as a heading: keep its first sentence, then words up to ~100 chars
+        title = re.split(r"(?<=[.!?])\s", title, maxsplit=1)[0].rstrip(".")
+        if len(title) > 100:
+            title = title[:100].rsplit(" ", 1)[0] + "…"
     return title.strip().rstrip(":").strip()
 
 

@@ -22,7 +22,8 @@ except AttributeError:  # pragma: no cover - pure-python yaml build
 _FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})")
 _HEADING = re.compile(r"^(#{1,6})(?:[ \t]+(.*?))?[ \t#]*$")
 _LINK = re.compile(
-    r"(!?)\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]\(\s*<?((?:[^()\s<>]|\([^()\s]*\))*)>?(\s+\"[^\"\n]*\")?\s*\)"
+    r"(!?)\[((?:\\.|[^\[\]\n\\]|\n(?![ \t]*\n)|\[(?:\\.|[^\[\]\n\\])*\])*)\]\(\s*<?((?:[^()\s<>]|\([^()\s]*\))*)>?"
+    r"(\s+\"[^\"\n]*\")?\s*\)"
 )
 _MARKUP = re.compile(r"[\[\]<>*_`\\:&\xa0]")
 _REFDEF = re.compile(r"^(\s*\[[^\]\n]+\]:\s*)(\S+)", re.M)
