@@ -29,7 +29,8 @@ PARSERS: dict[str, tuple[str, str]] = {
     "slack-export": ("ingest.slack_export:parse", "slack-export"),
     "samples-catalog": ("ingest.samples_catalog:parse", "samples-catalog"),
     "sample-readme": ("ingest.sample_readme:parse", "sample-readme"),
-    "curated-script": ("ingest.curated_script:parse", "script"),
+    "curated-script": ("ingest.curated_script:parse", "curated-script"),
+    "scripts": ("ingest.scripts:parse", "scripts"),
 }
 
 

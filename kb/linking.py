@@ -87,14 +87,16 @@ class ScriptInfo:
 class Linker:
     """Computes links for pairs from the samples, scripts and alias table in the store."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, samples_ref: str = "main") -> None:
         self.db = db
         self.samples: dict[str, SampleInfo] = {}
         for r in rows(db, "SELECT path, title, url, driver_types, ddi_calls, extra FROM samples"):
             calls = loads(r["ddi_calls"], {})
             extra = loads(r["extra"], {})
+            # Line numbers are only right at the commit the catalog was built from.
+            base = extra.get("blob_base") if extra.get("commit") else None
             info = SampleInfo(r["path"], r["title"], r["url"], loads(r["driver_types"], []), len(calls), calls,
-                              extra.get("blob_base", "https://github.com/microsoft/Windows-driver-samples/blob/main/"))
+                              base or f"https://github.com/microsoft/Windows-driver-samples/blob/{samples_ref}/")
             folder = r["path"].split("/", 1)[0].lower()
             info.topics = {t for t in [SAMPLE_FOLDER_TOPICS.get(folder)] if t}
             info.topics.update(t.lower() for t in info.driver_types if t.lower() in ("kmdf", "umdf", "wdm"))
@@ -108,7 +110,7 @@ class Linker:
                           "LEFT JOIN sources src ON src.path = s.source"):
             first = next((ln.strip() for ln in r["commands"].splitlines() if ln.strip()), "")
             self.scripts.append(ScriptInfo(r["id"], r["source"], r["title"], script_keys(r["commands"]),
-                                           set(loads(r["topics"], [])), r["kind"] == "script", first))
+                                           set(loads(r["topics"], [])), r["kind"] == "curated-script", first))
         self.scripts_by_source: dict[str, list[ScriptInfo]] = {}
         for script in self.scripts:
             self.scripts_by_source.setdefault(script.source, []).append(script)
@@ -138,9 +140,11 @@ class Linker:
             if "umdf" in topics:
                 want = "UMDF"
 
-            def rank(path: str, want: str | None = want) -> tuple[int, int, str]:
+            def rank(path: str, want: str | None = want) -> tuple[int, int, int, str]:
                 info = self.samples[path]
-                return (0 if want and want in info.driver_types else 1, info.ddi_count, path)
+                # Static-analysis test drivers (tools/sdv) break rules on purpose: never the sample to learn from.
+                broken = 1 if "/sdv/" in f"/{path.lower()}/" or "fail" in path.lower() else 0
+                return (broken, 0 if want and want in info.driver_types else 1, info.ddi_count, path)
 
             for path in sorted(callers, key=rank)[:2]:
                 info = self.samples[path]
@@ -209,13 +213,18 @@ class Linker:
         return links
 
 
-def relink(db: Database, sources: Iterable[str] | None = None) -> int:
+def relink(db: Database, sources: Iterable[str] | None = None, samples_ref: str = "main") -> int:
     """Recompute the links of the pairs of ``sources`` (None: of every pair).
+
+    Args:
+        db: the store.
+        sources: source paths whose pairs changed; None relinks everything.
+        samples_ref: commit for sample file:line links when the catalog names none.
 
     Returns:
         The number of links written.
     """
-    linker = Linker(db)
+    linker = Linker(db, samples_ref)
     where, params = "", []
     if sources is not None:
         sources = list(sources)

@@ -8,6 +8,7 @@ ids and their cached embeddings); files gone from a folder or archive lose their
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -115,6 +116,31 @@ class Classifier:
         return self._taxonomy.classify(f"{pair.heading}\n{pair.question}\n{pair.answer}", path, pair.api_names)
 
 
+# Source kinds whose answers may hold debugger sessions or console commands worth keeping as scripts.
+SCRIPT_KINDS = frozenset({"learn-doc", "sample-readme", "handbook", "thread", "article", "discourse", "mbox",
+                          "stackexchange", "slack-export"})
+
+
+def extract_pair_scripts(pairs: list[Pair], path: str) -> list[Script]:
+    """Runnable snippets inside the answers of a file's pairs, located by pair and block."""
+    try:
+        from ingest.scripts import extract_scripts
+    except ImportError:  # pragma: no cover
+        return []
+    found: list[Script] = []
+    for pair in pairs:
+        if "```" not in pair.answer:
+            continue
+        for script in extract_scripts(pair.answer, path):
+            locator = {"pair": pair_anchor(pair.locator), **script.locator}
+            if "part" in pair.locator:
+                locator["part"] = pair.locator["part"]
+            found.append(Script(commands=script.commands, tool=script.tool, locator=locator, title=script.title,
+                                purpose=script.purpose, output=script.output, topics=script.topics,
+                                extra={**script.extra, "pair_question": pair.question}))
+    return found
+
+
 @dataclass
 class Parsed:
     meta: SourceMeta
@@ -181,6 +207,8 @@ class Ingestor:
                 return
             kind = ingest.kind_of(fmt)
             parsed = parse_file(fmt, text, SourceDoc(path=sf.path, kind=kind, url=source_url(sf.path)))
+            if not parsed.scripts and kind in SCRIPT_KINDS:
+                parsed.scripts = extract_pair_scripts(parsed.pairs, sf.path)
         except KBError as exc:
             self.summary.problems.append(Problem(sf.path, str(exc)))
             return
@@ -280,7 +308,8 @@ class Ingestor:
         if self.db.execute("DELETE FROM scripts WHERE source = ?", [path]).rowcount or items:
             self.catalog_changed = True
         for item in items:
-            sid = item.extra.get("id") or make_pair_id(path, item.locator)
+            sid = item.extra.get("id") or (Path(str(item.locator["script"])).stem if "script" in item.locator
+                                           else make_pair_id(path, item.locator))
             self.db.execute(
                 "INSERT OR REPLACE INTO scripts(id, source, locator, tool, title, purpose, commands, output, topics, extra)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -305,6 +334,26 @@ class Ingestor:
                                 [(ddi, s.path) for ddi in calls])
         self.summary.samples += len(items)
 
+    def ingest_clone(self, root: Path) -> str:
+        """Scan a Windows-driver-samples checkout into samples; returns the pseudo source path it is stored under."""
+        from ingest.samples_scan import fallback_ddis
+        from ingest.samples_scan import scan_clone
+
+        known = {r[0] for r in self.db.execute("SELECT DISTINCT name FROM api_index")}
+        # api_index keeps names lowercased; the scanner matches exact spellings, so use the reference's own names.
+        names = {n for r in self.db.execute("SELECT api_names FROM sources WHERE kind = 'api-ref'")
+                 for n in json.loads(r[0])} if known else set()
+        path = f"{root.resolve().name}/.samples-scan"
+        samples = list(scan_clone(root, names or fallback_ddis()))
+        digest = hashlib.sha1(dumps([s.path for s in samples]).encode()).hexdigest()
+        parsed = Parsed(SourceMeta(title=f"Sample drivers scanned from {root.name}"), [], [], [], samples)
+        with self.db.atomic():
+            self._write(SourceFile(str(root.resolve()), path, 0, lambda: b""), digest, "samples-scan", "samples-catalog",
+                        parsed)
+        self.summary.files_seen += 1
+        self.summary.parsed += 1
+        return path
+
     def remove_missing(self, origin: str, seen_paths: set[str]) -> None:
         """Drop sources (and their pairs) of ``origin`` that the last full walk did not see."""
         stale = [r[0] for r in self.db.execute("SELECT path FROM sources WHERE origin = ?", [origin]).fetchall()
@@ -321,8 +370,16 @@ class Ingestor:
         self.changed.update(stale)
 
 
+def _is_clone(path: Path) -> bool:
+    try:
+        from ingest.samples_scan import is_samples_clone
+    except ImportError:  # pragma: no cover
+        return False
+    return is_samples_clone(path)
+
+
 def run(db: Database, sources: Iterable[Path], fmt: str | None = None,
-        progress: Callable[[SourceFile], None] | None = None) -> Summary:
+        progress: Callable[[SourceFile], None] | None = None, samples_ref: str = "main") -> Summary:
     """Ingest every source into the store.
 
     Args:
@@ -330,6 +387,7 @@ def run(db: Database, sources: Iterable[Path], fmt: str | None = None,
         sources: folders, archives and files named by the user.
         fmt: force this format for every file (``None``: detect per file).
         progress: called once per file, for a progress bar.
+        samples_ref: commit for sample file:line links when the catalog names none.
 
     Returns:
         The run's ``Summary``; unreadable or unparseable files are in ``summary.problems``.
@@ -342,7 +400,11 @@ def run(db: Database, sources: Iterable[Path], fmt: str | None = None,
         source = Path(source)
         problems_before = len(worker.summary.problems)
         seen: set[str] = set()
-        for sf in walk(source, worker.summary.problems):
+        files = walk(source, worker.summary.problems)
+        if source.is_dir() and _is_clone(source):
+            seen.add(worker.ingest_clone(source))
+            files = (sf for sf in files if sf.path.lower().endswith("readme.md"))
+        for sf in files:
             seen.add(sf.path)
             worker.ingest_file(sf)
             if progress:
@@ -352,8 +414,8 @@ def run(db: Database, sources: Iterable[Path], fmt: str | None = None,
             worker.remove_missing(str(source.resolve()), seen)
     from kb.linking import relink
     if worker.catalog_changed:
-        worker.summary.links = relink(db)
+        worker.summary.links = relink(db, samples_ref=samples_ref)
     elif worker.changed:
-        worker.summary.links = relink(db, sorted(worker.changed))
+        worker.summary.links = relink(db, sorted(worker.changed), samples_ref=samples_ref)
     worker.summary.seconds = time.perf_counter() - started
     return worker.summary

@@ -37,6 +37,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DENSE_WEIGHT", 1.0, "Weight of the dense leg in fusion."),
     Setting("KEYWORD_WEIGHT", 1.0, "Weight of the keyword legs in fusion."),
     Setting("MAX_QUERY_CHARS", 1000, "Longest query accepted; longer ones get a 400."),
+    Setting("SAMPLES_REF", "26a27df807", "Commit of Windows-driver-samples that sample file:line links point at when the catalog names none (the shared catalog was built at 26a27df807)."),
     Setting("HOST", "127.0.0.1", "Address `kb serve` binds to (127.0.0.1: only this machine can connect)."),
     Setting("PORT", 5000, "Port `kb serve` listens on."),
     Setting("THREADS", 8, "Worker threads of the production server (waitress)."),

@@ -90,7 +90,8 @@ def ingest(sources: tuple[Path, ...], fmt: str | None, report: Path | None, no_i
     settings = load_settings(data_dir)
     kb = KB(settings)
     bar = tqdm(desc="files", unit=" files", disable=quiet, mininterval=1.0)
-    summary = pipeline.run(kb.db, sources, fmt=fmt, progress=lambda _sf: bar.update(1))
+    summary = pipeline.run(kb.db, sources, fmt=fmt, progress=lambda _sf: bar.update(1),
+                           samples_ref=settings["SAMPLES_REF"])
     bar.close()
     result = summary.as_dict()
     if not no_index:
