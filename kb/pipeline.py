@@ -70,6 +70,22 @@ class Summary:
         return data
 
 
+def code_fingerprint() -> str:
+    """Hash of everything that shapes parsed pairs: the parsers, the topic rules and aliases.
+
+    Stored with each source, so a changed parser re-parses unchanged files (their unchanged pairs
+    keep their ids and cached embeddings).
+    """
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha1()
+    files = sorted((root / "ingest").glob("*.py")) + [root / "kb" / "topics.py", root / "kb" / "pipeline.py",
+                                                      root / "data" / "topics.yml"]
+    for file in files:
+        if file.exists():
+            digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def embed_text(question: str, answer: str) -> str:
     """The text the embedding model sees for a pair."""
     return f"{question}\n{answer}"[:EMBED_CHARS]
@@ -181,6 +197,7 @@ class Ingestor:
         self.fmt = fmt
         self.classify = Classifier()
         self.summary = Summary()
+        self.fingerprint = code_fingerprint()
         self.changed: set[str] = set()  # sources whose pairs must be relinked
         self.catalog_changed = False  # samples or scripts changed: every pair must be relinked
 
@@ -192,7 +209,7 @@ class Ingestor:
         except OSError as exc:
             self.summary.problems.append(Problem(sf.path, f"cannot read file: {exc.strerror or exc}"))
             return
-        digest = hashlib.sha1(data).hexdigest()
+        digest = hashlib.sha1(data).hexdigest() + ":" + self.fingerprint
         row = self.db.execute("SELECT hash, origin FROM sources WHERE path = ?", [sf.path]).fetchone()
         if row and row[0] == digest:
             self.summary.unchanged += 1
