@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ingest.thread_link import Linked
 from ingest.thread_link import ThreadView
 
-MERGE_SIM = 0.2  # two questions by one asker in a row with this much in common are one question
+MERGE_SIM = 0.05  # below this, two questions in a row by one asker share nothing: keep them apart
 KIND_ORDER = {"expert": 0, "reader": 1, "self": 2}
 
 
@@ -37,28 +37,33 @@ def _answer_sets(linked: Linked) -> dict[int, dict[tuple[str, str], list[int]]]:
     return answers
 
 
-def _mergeable(view: ThreadView, group: list[int], q: int, answers: dict) -> bool:
-    last = group[-1]
+def _mergeable(view: ThreadView, group: list[int], q: int, answers: dict, covered: dict[int, set[int]]) -> bool:
     first = view.by_number[group[0]]
-    other = view.by_number[q]
-    if other.user != first.user:
+    if view.by_number[q].user != first.user:
         return False
-    if {k: sorted(v) for k, v in answers.get(group[0], {}).items()} != {
-        k: sorted(v) for k, v in answers.get(q, {}).items()
-    }:
+    mine = {k: sorted(v) for k, v in answers.get(group[0], {}).items()}
+    if mine != {k: sorted(v) for k, v in answers.get(q, {}).items()}:
         return False
-    between = view.between(last, q)
-    if any(c.user != first.user and c.number not in view.roles.acks for c in between):
+    if any(c.user != first.user and c.number not in view.roles.acks for c in view.between(group[-1], q)):
         return False
-    return max(view.sim(g, q) for g in group) >= MERGE_SIM
+    if max(view.sim(g, q) for g in group) < MERGE_SIM:
+        return False
+    if not mine:  # both open and related
+        return True
+    # A reply that also answers this asker's questions elsewhere is a batch answer to
+    # distinct questions; one that covers just this run answers one question in two parts.
+    asked = {n for a in {x for v in answers[q].values() for x in v} for n in covered.get(a, set())
+             if view.by_number[n].user == first.user}
+    return asked <= {*group, q}
 
 
 def group_exchanges(view: ThreadView, linked: Linked) -> list[Exchange]:
     """Merge an asker's consecutive comments into one question and rank each question's answers.
 
     Two question comments by the same asker join when nothing by anyone else comes
-    between them, they got exactly the same answers (or none) and they are about the
-    same thing; clarifying comments (step 3) join the question they clarify. Answers
+    between them and they got exactly the same answers, which answer nothing else the
+    asker asked (or both are unanswered and related); clarifying comments (step 3) join
+    the question they clarify. Answers
     are grouped per answerer and ranked: the expert first, then other readers, then
     the asker's own fix.
 
@@ -70,15 +75,18 @@ def group_exchanges(view: ThreadView, linked: Linked) -> list[Exchange]:
         Exchanges in thread order; an exchange without answers is an open question.
     """
     answers = _answer_sets(linked)
+    covered: dict[int, set[int]] = {}
+    for link in linked.links:
+        covered.setdefault(link.answer, set()).update(link.questions)
     extra: dict[int, list[int]] = {}
     for clarifying, q in linked.clarifies.items():
         extra.setdefault(q, []).append(clarifying)
     groups: list[list[int]] = []
     for c in view.comments:
         q = c.number
-        if q not in view.roles.questions:
+        if q not in view.roles.questions or q in linked.answer_only:
             continue
-        if groups and _mergeable(view, groups[-1], q, answers):
+        if groups and _mergeable(view, groups[-1], q, answers, covered):
             groups[-1].append(q)
         else:
             groups.append([q])

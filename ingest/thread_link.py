@@ -42,6 +42,7 @@ class Linked:
 
     links: tuple[Link, ...]
     clarifies: dict[int, int]  # clarifying comment -> question comment it belongs to
+    answer_only: frozenset[int] = frozenset()  # question-like comments that turned out to be answers
 
 
 class ThreadView:
@@ -109,6 +110,8 @@ class _Linker:
         self.clarifies: dict[int, int] = {}
         self.links: list[Link] = []
         self.helpers: set[str] = set()
+        self.answer_only: set[int] = set()
+        self.proximity_weight = 1.0
         self.replies_to: dict[str, list[int]] = {}  # asker -> answers addressed to them
 
     def is_question(self, n: int) -> bool:
@@ -122,6 +125,16 @@ class _Linker:
     def window(self, c: Comment) -> list[Comment]:
         pos = self.view.position[c.number]
         return self.view.comments[max(0, pos - WINDOW) : pos]
+
+    def catching_up(self, a: Comment) -> bool:
+        """True inside a run of expert replies to old questions: then nearness says little."""
+        pos = self.view.position[a.number]
+        if pos == 0 or self.view.comments[pos - 1].user != a.user or not self.links:
+            return False
+        last = self.links[-1]
+        if last.answer != self.view.comments[pos - 1].number:
+            return False
+        return pos - 1 - self.view.position[max(last.questions)] > 5
 
     def done(self, question: int, kind: str) -> bool:
         """Already answered, as far as an answer of this kind is concerned.
@@ -142,7 +155,7 @@ class _Linker:
         elif cand.user in addressed:
             # The named person has nothing open: an addendum, or another person of that name.
             s += 1.0
-        s += 1.5 / (1.0 + distance / 2.0)
+        s += self.proximity_weight * 1.5 / (1.0 + distance / 2.0)
         target = self.target_of(cand.number)
         if target is None:
             s -= 1.0
@@ -153,6 +166,7 @@ class _Linker:
 
     def candidates(self, a: Comment, exclude_users: set[str], kind: str) -> list[tuple[float, Comment]]:
         window = self.window(a)
+        self.proximity_weight = 0.3 if self.catching_up(a) else 1.0
         addressed = _addressed_users(self.view, a, self.aliases, {c.user for c in window})
         pending = any(
             c.user in addressed and (t := self.target_of(c.number)) is not None and not self.done(t, kind)
@@ -217,7 +231,7 @@ class _Linker:
         """The asker's latest unanswered question shortly before c, if no answer reached them since."""
         since = self.replies_to.get(c.user, [])
         for cand in reversed(self.window(c)[-reach:]):
-            if cand.user == c.user and self.is_question(cand.number):
+            if cand.user == c.user and self.is_question(cand.number) and cand.number not in self.answer_only:
                 if cand.number in self.answered or any(r > cand.number for r in since):
                     return None
                 return cand.number
@@ -239,17 +253,28 @@ class _Linker:
             return False
         users = {x.user for x in self.window(c)}
         addressed = _addressed_users(view, c, self.aliases, users)
-        recent = [x for x in self.window(c)[-4:] if x.user not in (c.user, roles.expert)]
+        # Helpers (who answered before) get back to questions a little further up.
+        span = 15 if c.user in self.helpers else 4
+        recent = [x for x in self.window(c)[-span:] if x.user not in (c.user, roles.expert)]
         open_recent = [x for x in recent if self.is_question(x.number) and x.number not in self.answered]
-        plausible = bool(addressed) or c.user in self.helpers
-        if not plausible and not self.is_question(c.number):
-            plausible = any(view.sim(c.number, x.number) >= 0.2 for x in open_recent)
+        # Someone other than the asker, not talking to the expert, right after an open question
+        # on the same subject, is answering it (helpers, who answered before, may also ask back).
+        reach = 0.1 if c.user in self.helpers else 0.08
+        plausible = bool(addressed)
+        if not plausible and (not self.is_question(c.number) or c.user in self.helpers):
+            plausible = any(view.sim(c.number, x.number) >= reach for x in open_recent)
         if not plausible and open_recent and open_recent[-1].number == self.window(c)[-1].number:
             plausible = view.words(c.number) <= 25 and bool(YES_NO_RE.match(strip_courtesy(c.body)))
+        own = self.pending_own(c)
+        if own is not None and open_recent and view.sim(c.number, own) >= max(view.sim(c.number, x.number)
+                                                                              for x in open_recent):
+            plausible = False  # closer to the commenter's own open question: continuing it
         if not plausible:
             return False
         targets = self.choose(c, "reader")
         self.record(c, targets, "reader")
+        if targets and self.is_question(c.number):
+            self.answer_only.add(c.number)  # "Why do you need SET_ADDRESS?" asks back inside an answer
         return bool(targets)
 
     def maybe_self_answer(self, c: Comment) -> None:
@@ -272,11 +297,12 @@ class _Linker:
                 else:
                     self.record(c, self.choose(c, "expert"), "expert")
                 continue
-            if self.maybe_reader_answer(c):
+            fixing_own = c.number in self.roles.solutions and self.pending_own(c) is not None
+            if not fixing_own and self.maybe_reader_answer(c):
                 continue
             self.maybe_self_answer(c)
             self.maybe_clarify(c)
-        return Linked(tuple(self.links), dict(self.clarifies))
+        return Linked(tuple(self.links), dict(self.clarifies), frozenset(self.answer_only))
 
     def _addendum_to(self, c: Comment) -> Link | None:
         # "Also, if you ran your driver under the verifier ..." extends the author's own earlier answer.

@@ -22,34 +22,46 @@ from ingest.thread_text import strip_courtesy
 ASK_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = tuple(
     (re.compile(p), w)
     for p, w in (
-        (r"\bany (?:idea|ideas|clue|suggestions?|help|hints?|pointers?|insights?|thoughts|advice|tips?)\b", 1.5),
+        (r"\b(?:any|some|an) (?:idea|ideas|clue|suggestions?|help|hints?|pointers?|insights?|thoughts|advice|tips?)\b",
+         1.5),
         (r"\bhow (?:do|can|could|should|would|does|did|is|are) (?:i|we|you|one|it|this|the|my)\b", 1.5),
         (r"\bhow to\b", 1.0),
-        (r"\bis (?:it|there) (?:possible|a way|any ?way|anything|some)\b", 1.5),
+        (r"\b(?:is (?:it|there)|there is) (?:possible|a way|any ?way|anything|some ?way|a method|any method)\b", 1.5),
         (r"\b(?:can|could|would|will) (?:you|anyone|anybody|someone|somebody) (?:please )?"
          r"(?:help|tell|explain|point|suggest|advi[cs]e|guide|give|let|clarify|comment|review|lead)", 1.5),
-        (r"\bplease (?:help|advi[cs]e|suggest|guide|let me know|explain|clarify|comment|correct|give)", 1.5),
+        (r"\bif you (?:can|could) (?:please )?(?:give|explain|tell|help|describe|post|write|point|suggest)\b", 1.5),
+        (r"\bplease (?:help|advi[cs]e|suggest|guide|let me know|explain|clarify|comment|correct|give|tell)", 1.5),
         (r"\bhelp(?: me)?(?:,)? please\b|\bplease help\b|\bhelp me\b|\bneed (?:your |some )?help\b", 1.5),
-        (r"\bi (?:would like|want|need|wish|wanted) to (?:know|understand|ask|find out)\b", 1.5),
-        (r"\b(?:i am |i'm |just )?wondering\b", 1.0),
+        (r"(?:^|[.!…]\s+)i (?:would like|want|need|wish|wanted) to (?:know|understand|ask|find out)\b", 1.5),
+        (r"(?:^|[.!…]\s+)i (?:want|wanna|need|would like|wish) to\b", 1.0),
+        (r"\bwonder(?:ing)?,? (?:if|whether|why|how|what|which|when)\b", 2.0),
+        (r"\bwonder(?:ing)?\b", 1.0),
+        (r"\bmaybe i should\b|\bshould i\b", 1.5),
         (r"\bi (?:get|got|see|saw|receive|received|hit|encounter) (?:the following|this|these|a|an)\b|"
          r"\bi(?: a|')m (?:getting|seeing)\b", 1.5),
         (r"\bi(?: a|')m (?:trying|attempting) to\b", 0.75),
         (r"\b(?:do|does|did) (?:not|n't) (?:understand|know (?:how|why|what|where))\b|\bdon'?t understand\b", 1.5),
         (r"\bi (?:have|had|got|encounter(?:ed)?|face|am facing|am having) (?:a |an |some |the )?"
          r"(?:problem|issue|question|doubt|trouble|bug)", 1.5),
+        (r"\b(?:the only|one|another|the) (?:problem|issue|thing) (?:that )?i (?:still )?(?:have|face|encounter|see)\b|"
+         r"\bstill (?:persists|remains|happens|occurs)\b|\bproblem still\b", 1.5),
+        (r"\b(?:i will|i'll|i would|i'd) be (?:very |really )?(?:glad|grateful|thankful|happy) if\b", 1.5),
+        (r"\bgive me (?:some |a |any )?(?:directions?|pointers?|hints?|ideas?|advice|suggestions?|information|info|"
+         r"samples?|examples?)\b", 1.5),
         (r"\b(?:what|why|which|where|when|who) (?:is|are|does|do|did|should|would|could|can|will)\b", 0.5),
         (r"\bsuggestions?\b|\badvi[cs]e\b|\bappreciate\b|\bthanks? in advance\b|\bthanks? in adv", 0.75),
         (r"\bam i (?:correct|right|missing)\b|\bis (?:my|this|that) (?:understanding|assumption|correct|right)\b", 1.5),
         (r"\blet me know\b|\bkindly\b|\bguide me\b|\bpoint me\b", 1.0),
         (r"\bi have (?:a|one|some|two|few|a few) (?:more )?(?:questions?|doubts?)\b", 1.5),
+        (r"\bi asked (?:if|whether|how|why|about)\b", 1.0),
+        (r"\bnobody (?:told|explained|answered)(?: me)? (?:why|how|what)\b", 1.5),
     )
 )
 _AUX = r"(?:do|does|did|is|are|can|could|would|will|should|shall|has|have|am|was|were)"
 INTERROGATIVE_RE = re.compile(
-    r"(?:^|[.!:;]\s+)(?:so |and |but |also |then |btw,? )?(?:" + _AUX + r"\s+(?:i|you|we|it|there|this|that|the|"
-    r"a|an|my|your|anyone|anybody|someone|kmdf|wdf|windows|they)|(?:what|why|how|which|where|who)\s+" + _AUX
-    + r")\b[^.!?]{3,200}(?:[.!]|$)|\bdo you mean\b"
+    r"(?:^|[.!:;…]\s+)(?:so |and |but |also |then |btw,? )?(?:" + _AUX + r"\s+(?:i|you|we|it|there|this|that|the|"
+    r"a|an|my|your|anyone|anybody|someone|kmdf|wdf|windows|they)|(?:what|which|where|who)\s+" + _AUX
+    + r")\b[^.!?…]{3,200}(?:[.!…]|$)|(?:^|[.!:;…]\s+|thing is\s*,?\s+)(?:how|why)\b[^.!?…]{5,200}|\bdo you mean\b"
 )
 PROBLEM_RE = re.compile(
     r"\b(?:doesn'?t|does not|don'?t|do not|didn'?t|won'?t|can'?t|cannot|not able to|unable to|fails?|failed|"
@@ -57,16 +69,18 @@ PROBLEM_RE = re.compile(
     r"problem|issue|stuck|wrong|strange|weird|confus\w+|no luck|not working)\b"
 )
 SOLUTION_RE = re.compile(
-    r"\b(?:it works|works (?:now|well|fine)|(?:now )?(?:it|this|that) works|i (?:am|'m) now able to|"
-    r"now i (?:am|'m) able|solved|resolved|figured (?:it )?out|the problem was|problem (?:has )?(?:finished|"
-    r"disappeared|went away|is gone)|turns? out|turned out|we need to|(?:the )?(?:fix|solution|trick|answer) "
-    r"(?:is|was)|managed to|succeeded|(?:my|the) best (?:route|way|approach|option) is|"
-    r"our solution|work-?around (?:is|was)|fixed (?:it|the))\b"
+    r"\b(?:it works|works (?:now|well|fine)|(?:now )?(?:it|this|that) works|i (?:am|'m) (?:now )?able to "
+    r"(?![^.]*\bbut\b)|now i (?:am|'m) able|solved|resolved|figured (?:it )?out|the problem was|problem (?:has )?"
+    r"(?:finished|disappeared|went away|is gone)|turns? out|turned out|^(?:well,? |ok,? |so,? )?we need to|"
+    r"(?:the )?(?:fix|solution|trick|answer) (?:is|was)|managed to|succeeded|(?:my|the) best (?:route|way|approach|"
+    r"option) is|our solution|work-?around (?:is|was)|fixed (?:it|the))\b"
 )
+FIX_REACH = 250  # a reported fix leads the comment; "it works on XP but ..." deep in a report is not one
 THANKS_RE = re.compile(
     r"\b(?:thanks|thank you|thank u|thx|thks|many thanks|appreciated?|glad|great to hear|you(?:'re| are) welcome|"
-    r"works|worked|helped|helpful|got it|good guy|god save|cheers)\b"
+    r"helped|helpful|got it|good guy|god save|cheers)\b"
 )
+SUCCESS_RE = re.compile(r"\b(?:works|worked|working now|it works|solved)\b")
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,29 @@ class Roles:
     mentioned: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
+def prose_of(text: str) -> str:
+    """A comment's own words, lowercased, one line, spelling variants unified ("u" -> "you", ’ -> ')."""
+    body = drop_quoted(strip_courtesy(text)).lower()
+    lines = (" ".join(line.split()) for line in body.splitlines())
+    prose = " ".join(line for line in lines if line and not line.startswith(("//", "kd>", "***")))
+    prose = prose.replace("\u2019", "'").replace("\u2018", "'").replace("...", "…")
+    prose = re.sub(r"\bu\b", "you", prose)
+    return re.sub(r"\b(?:pls|plz)\b", "please", prose)
+
+
+def _fix_in(prose: str) -> bool:
+    for m in SOLUTION_RE.finditer(prose[:FIX_REACH]):
+        rest = re.split(r"[.!?…]", prose[m.end() :], maxsplit=1)[0]
+        if not re.search(r"\b(?:but|however|except)\b", rest):  # "works fine but ..." reports a problem
+            return True
+    return False
+
+
+def reports_fix(text: str) -> bool:
+    """True when a comment opens by reporting a solution ("I figured it out: ...", "It works now")."""
+    return _fix_in(prose_of(text))
+
+
 def question_score(text: str) -> float:
     """How strongly a comment asks for help (0 = not at all; 2 or more = a question).
 
@@ -97,10 +134,7 @@ def question_score(text: str) -> float:
         Weighted sum of question marks, asking phrases and problem words,
         lowered when the comment reports a solution.
     """
-    body = drop_quoted(strip_courtesy(text)).lower()
-    prose = " ".join(
-        " ".join(line.split()) for line in body.splitlines() if not line.lstrip().startswith(("//", "kd>", "***"))
-    )
+    prose = prose_of(text)
     score = 0.0
     marks = len(re.findall(r"(?<![?/])\?+(?![?=&\w/])|\?+(?=[A-Za-z])", prose))
     if marks:
@@ -110,30 +144,33 @@ def question_score(text: str) -> float:
         score += 2.0
     score += min(4.0, sum(w for pattern, w in ASK_PATTERNS if pattern.search(prose)))
     score += min(1.5, 0.5 * len(PROBLEM_RE.findall(prose)))
-    if SOLUTION_RE.search(prose):
-        score -= 1.5
+    if _fix_in(prose):
+        score -= 0.5 if marks else 1.0
     return score
 
 
-def is_ack(text: str) -> bool:
+def is_ack(text: str, success_counts: bool = True) -> bool:
     """True for a short comment that only thanks, acknowledges or reports success.
 
     Args:
         text: comment body.
+        success_counts: whether "it works" alone makes an acknowledgement (true for
+            someone who asked earlier; a newcomer saying "it works" is recommending).
 
     Returns:
         Whether it is short, grateful or positive, and asks nothing.
     """
-    quoted_out = drop_quoted(text)
-    body = " ".join(quoted_out.lower().split())
-    core = " ".join(strip_courtesy(quoted_out).lower().split())
+    body = " ".join(drop_quoted(text).lower().split())
+    core = prose_of(text)
     words = len(core.split())
-    if words > 60 or "?" in body:
+    if words > 60 or "?" in body or INTERROGATIVE_RE.search(core):
         return False
-    asks = sum(w for pattern, w in ASK_PATTERNS if pattern.search(body))
-    if core and words <= 12 and not THANKS_RE.search(core):
-        return False
-    return bool(THANKS_RE.search(body)) and asks < 1.5 and (words <= 35 or not PROBLEM_RE.search(body))
+    asks = sum(w for pattern, w in ASK_PATTERNS if pattern.search(core))
+    # Gratitude in the words themselves; a bare closing ("Thanks and Regards") only when nothing else is said.
+    positive = THANKS_RE.search(core) or (not core and THANKS_RE.search(body))
+    if success_counts:
+        positive = positive or SUCCESS_RE.search(core)
+    return bool(positive) and asks < 1.5 and (words <= 35 or not PROBLEM_RE.search(core))
 
 
 def find_expert(comments: Sequence[Comment]) -> str:
@@ -188,18 +225,20 @@ def classify(comments: Sequence[Comment], threshold: float = 2.0) -> Roles:
             greeted.update(n for n in addressed[c.number] if _like_expert(n, expert))
     expert_names = frozenset({expert, *greeted})
     questions, acks, solutions = set(), set(), set()
+    asked: set[str] = set()
     for c in comments:
         if c.user == expert and expert:
             if is_ack(c.body) and len(c.body.split()) <= 25:
                 acks.add(c.number)
             continue
-        if is_ack(c.body):
+        if is_ack(c.body, success_counts=c.user in asked):
             acks.add(c.number)
             continue
-        if SOLUTION_RE.search(" ".join(drop_quoted(c.body).lower().split())):
+        if reports_fix(c.body):
             solutions.add(c.number)
         if question_score(c.body) >= threshold:
             questions.add(c.number)
+            asked.add(c.user)
     return Roles(
         expert=expert,
         expert_names=expert_names,

@@ -12,6 +12,7 @@ from difflib import SequenceMatcher
 GREETING_RE = re.compile(
     r"^\s*(?:hi|hello|hallo|hey|dear|greetings)\b[\s,!]*(?P<name>[^\n,:!]{0,40})[,:!]?\s*$", re.IGNORECASE
 )
+GREETING_PREFIX_RE = re.compile(r"^\s*(?:hi|hello|hallo|dear)\b[^,:!\n]{0,30}[,:!]\s+(?=\S)", re.IGNORECASE)
 # "Tal, ...", "Ted Lin, ...", "Carlos (from 2/27), ...", "himanshup , ..."
 ADDRESS_RE = re.compile(r"^\s*(?P<name>[A-Za-z][\w.\-]{0,30}(?: [A-Z][\w]{1,20})?)\s*(?:\([^)]{0,60}\))?\s*[,:]")
 NOT_NAMES = frozenset(
@@ -201,8 +202,15 @@ def strip_courtesy(text: str) -> str:
         The body without "Hi Doron," openers or "Thanks and Regards / Name" endings.
     """
     lines = text.splitlines()
-    while lines and (not lines[0].strip() or GREETING_RE.match(lines[0]) and len(lines[0].strip()) <= 40):
+    # Opening lines: blank, a greeting on its own, or a "(Monday, ... by pshier)" citation of what is answered.
+    while lines and (
+        not lines[0].strip()
+        or GREETING_RE.match(lines[0]) and len(lines[0].strip()) <= 40
+        or re.fullmatch(r"\s*\([^()]{5,80}\)\s*", lines[0])
+    ):
         lines.pop(0)
+    if lines:
+        lines[0] = GREETING_PREFIX_RE.sub("", lines[0], count=1)
     # Trim from the end: blank lines, closings, short name/title lines right after a closing.
     cut = len(lines)
     seen_closing = False
@@ -214,8 +222,9 @@ def strip_courtesy(text: str) -> str:
             cut, seen_closing = k, True
             continue
         short_name = len(line) <= 40 and (NAME_LINE_RE.match(line) or SPACED_NAME_RE.match(line))
+        title_case = " " in line and all(w[0].isupper() or w[0].isdigit() for w in line.split())
         if short_name or (len(line) <= 40 and not seen_closing and k >= len(lines) - 6 and k == cut - 1
-                          and re.fullmatch(r"[A-Z][\w.&,\- ]{0,38}", line) and " " in line):
+                          and title_case and re.fullmatch(r"[A-Z][\w.&,\- ]{0,38}", line)):
             cut = k
             continue
         break

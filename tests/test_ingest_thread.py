@@ -285,6 +285,27 @@ def test_adjacent_questions_merge_only_when_about_the_same_thing():
     assert (4,) in questions and (5,) in questions
 
 
+def test_thread_without_an_expert_pairs_reader_answers():
+    text = "\n".join(
+        [
+            "Forum thread", "",
+            "  1. alice says:", "",
+            "    My KMDF driver bugchecks with 0x9F on sleep. Any idea what blocks the power IRP?", "",
+            "  2. bob says:", "", "    Alice, a power IRP stuck in the stack means a request in a power managed queue "
+            "was never acknowledged: call WdfRequestStopAcknowledge in EvtIoStop.", "",
+            "  3. carol says:", "", "    How do I read the PCI configuration space from user mode?", "",
+            "  4. alice says:", "", "    Thanks Bob, that fixed it!", "",
+            "  5. dave says:", "", "    Carol, you cannot read PCI configuration space from user mode; write a small "
+            "driver and query BUS_INTERFACE_STANDARD.", "",
+        ]
+    )
+    records = list(parse(text, SourceDoc(path="forum.txt", kind="thread")))
+    assert records[0].extra["expert"] is None and records[0].title == "Forum thread"
+    pairs = [(r.locator, r.answered_by, r.extra["answer_kind"]) for r in records[1:]]
+    assert pairs == [({"question": [1], "answer": [2]}, "bob", "reader"),
+                     ({"question": [3], "answer": [5]}, "dave", "reader")]
+
+
 # --- records -----------------------------------------------------------------------------------
 
 
