@@ -216,10 +216,12 @@ def search(db: Database, query: str, *, index: Any = None, embedder: Any = None,
     fused = rrf(rankings, params.rrf_k)
     named = named_api_pairs(db, words, filters) if "api" in params.legs else []
     if named:
-        # The query spells out an API: its own reference pairs lead, in their fused order.
+        # The query spells out an API: its own reference pairs lead. A bare name keeps the page order
+        # (overview first); a question about the API lets the fused scores pick the best of its pairs.
         top = max(fused.values(), default=0.0) + 1.0
+        bare = bool(terms) and all(db.execute("SELECT 1 FROM api_index WHERE name = ?", [t]).fetchone() for t in terms)
         for position, n in enumerate(named):
-            fused[n] = top + fused.get(n, 0.0) - position * 1e-6
+            fused[n] = top + (1.0 - position * 1e-3 if bare else fused.get(n, 0.0) - position * 1e-6)
     ordered = sorted(fused, key=lambda n: -fused[n])
     results: list[dict[str, Any]] = []
     window = ordered[: params.k * 4 + 20]
