@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from dataclasses import field
 
 from ingest.markdown import DRIVERS
+from ingest.markdown import Section
 from ingest.markdown import clean_markdown
 from ingest.markdown import learn_url
 from ingest.markdown import plain_text
@@ -94,7 +95,14 @@ def parse(text: str, source: SourceDoc) -> Iterator[Record]:
 
 
 def emit(page: ApiPage) -> Iterator[Record]:
-    """SourceMeta then pairs for a page, whichever parser read it."""
+    """The records of a page, whichever parser read it.
+
+    Args:
+        page: the page.
+
+    Returns:
+        An iterator over one SourceMeta (``extra``: header, irql, api_kind) then the pairs of ``build_pairs``.
+    """
     yield SourceMeta(
         title=page.title or f"{page.name} {page.kind}",
         url=page.url,
@@ -106,7 +114,15 @@ def emit(page: ApiPage) -> Iterator[Record]:
 
 
 def read_markdown(text: str, source: SourceDoc) -> ApiPage:
-    """Build an ApiPage from the markdown source of a reference page (see ``parse``)."""
+    """Read the markdown source of a reference page.
+
+    Args:
+        text: the page, front matter included (a missing front matter leaves the requirements empty).
+        source: its path (kind and header come from ``nf-wdm-...`` names) and optional URL.
+
+    Returns:
+        The ApiPage: name, kind, header, URL, description, parameters, returns, remarks, requirements.
+    """
     meta, body = split_front_matter(text)
     stem = posixpath.splitext(posixpath.basename(source.path))[0]
     folder = posixpath.basename(posixpath.dirname(source.path))
@@ -148,7 +164,17 @@ def read_markdown(text: str, source: SourceDoc) -> ApiPage:
 
 
 def ddi_url(header: str, kind: str, name: str) -> str | None:
-    """The docs URL of an API page from its header, kind and name (nf-wdm-kesetevent style), or None."""
+    """The docs URL of an API page built from its header, kind and name.
+
+    Args:
+        header: ``wdm.h``.
+        kind: ``function``, ``structure``, ``IOCTL``... (see KIND_PREFIX).
+        name: ``KeSetEvent`` (methods: ``IFoo::Bar``).
+
+    Returns:
+        ``https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-kesetevent``, or None when a part
+        is missing or the kind has no page prefix.
+    """
     stem = header.lower().rsplit(".", 1)[0]
     prefix = KIND_PREFIX.get(kind)
     if not stem or not prefix or not name:
@@ -191,7 +217,7 @@ def _requirements(meta: dict[str, object]) -> dict[str, str]:
     return reqs
 
 
-def _fill_sections(page: ApiPage, sections: list) -> None:
+def _fill_sections(page: ApiPage, sections: list[Section]) -> None:
     """Route the "## -description", "### -param X [in]"... sections of the source into the page fields."""
     target = ""
     extra: dict[str, list[str]] = {"description": [], "returns": [], "remarks": [], "syntax": []}
@@ -358,7 +384,9 @@ def _params_text(page: ApiPage, full: bool) -> str:
         text = p.text.strip()
         if not full:
             text = _cap(text.split("\n\n")[0], 300)
-        label = f"`{p.name}`" if p.name and re.fullmatch(r"[\w:.\[\]]+", p.name) else (f"**{p.name}**" if p.name else "")
+        label = f"**{p.name}**" if p.name else ""
+        if p.name and re.fullmatch(r"[\w:.\[\]]+", p.name):
+            label = f"`{p.name}`"
         direction = f" [{p.direction}]" if p.direction else ""
         out.append((f"{label}{direction}: {text}" if text else f"{label}{direction}") if label else text)
     return "\n\n".join(out)
@@ -460,7 +488,15 @@ def _irql_sentences(page: ApiPage) -> list[str]:
 
 
 def requirements_answer(page: ApiPage) -> str:
-    """The requirements of an API as a compact markdown table ("" when the page lists none)."""
+    """Answer to "what does X need?": the requirements the page states.
+
+    Args:
+        page: the API page.
+
+    Returns:
+        A markdown table (header, library, DLL, minimum Windows/KMDF/UMDF versions, target platform, IRQL, DDI
+        compliance rules; only the rows present), or "" when the page lists none.
+    """
     rows = [(label, value) for label, value in page.requirements.items() if value]
     if not rows:  # only facts the page states (a header guessed from the file name is not one)
         return ""

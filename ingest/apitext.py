@@ -65,7 +65,18 @@ def parse(text: str, source: SourceDoc) -> Iterator[Record]:
 
 
 def read_text(text: str, source: SourceDoc) -> ApiPage:
-    """Build an ApiPage from a rendered page (see ``parse``)."""
+    """Read a rendered API page.
+
+    Args:
+        text: the plain text (one paragraph per line, "Syntax"/"Parameters"/... lines as headings).
+        source: its path and optional URL.
+
+    Returns:
+        The ApiPage, as ``ingest.apiref.read_markdown`` builds it from the markdown source.
+
+    Raises:
+        ParseError: the first line is not "<Name> <kind> (<header>.h)".
+    """
     lines = [line.rstrip() for line in text.lstrip("\ufeff").splitlines()]
     lines = [line for line in lines if line.strip()]
     m = _TITLE.match(lines[0].strip()) if lines else None

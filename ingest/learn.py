@@ -33,14 +33,17 @@ _DROP = {
 }
 
 _API = re.compile(
-    r"\b(?:(?:Io|Ke|Ex|Mm|Ob|Ps|Rtl|Zw|Nt|Wdf|Wdm|Hal|Po|Se|Cm|Fs|Flt|Flt|Ndis|Stor|StorPort|Scsi|Usb|Ucx|Ufx|Ucm"
+    r"\b(?:(?:Io|Ke|Ex|Mm|Ob|Ps|Rtl|Zw|Nt|Wdf|Wdm|Hal|Po|Se|Cm|Fs|Flt|Ndis|Stor|StorPort|Scsi|Usb|Ucx|Ufx|Ucm"
     r"|Ks|Pc|Wsk|Fwps|Fwpm|Acx|Hid|Wmi|Etw|Ndk|Net|Dxgk|D3DKMT|Pep|Pcw|Evt|Wdi|Sx|Vmb|Tpm|Mb|Wpp|Cx|Pcix?|Kd)"
     r"[A-Z][A-Za-z0-9]+|I(?:WDF|Wdf|Print|Minidriver|Port|Miniport)[A-Za-z0-9]+|DriverEntry|AddDevice"
     r"|[A-Z][A-Z0-9]{1,}(?:_[A-Z0-9]+)+)\b"
 )
-_MARKED = re.compile(r"\*\*\*?([^*\n]{3,80}?)\*?\*\*|`([^`\n]{3,80})`|\[\*{0,2}([^\]\n]{3,80}?)\*{0,2}\]\(|^#+ (.+)$", re.M)
+# where a page marks a name up: **bold**, `code`, [link text](...), a heading
+_MARKED = re.compile(
+    r"\*\*\*?([^*\n]{3,80}?)\*?\*\*|`([^`\n]{3,80})`|\[\*{0,2}([^\]\n]{3,80}?)\*{0,2}\]\(|^#+ (.+)$", re.M
+)
 _ACRONYM = re.compile(r"\b([A-Z][A-Z0-9]{1,5})s?\b")
-_COMMON_CAPS = {"I", "OK", "ID", "IDS", "OS", "PC", "NOTE", "TRUE", "FALSE", "NULL", "API", "APIS", "DLL", "GUID", "URL"}
+_COMMON_CAPS = set("I OK ID IDS OS PC NOTE TRUE FALSE NULL API APIS DLL GUID URL".split())
 
 
 @dataclass
@@ -235,7 +238,9 @@ def _with_salient_term(question: str, body: str) -> str:
 def _part_question(part: str, title: str, folder: str) -> str:
     """A question for a later part of a split section, from the sub-heading it starts with (if any)."""
     first, _, after = part.lstrip().partition("\n")
-    m = re.match(r"^#{1,6}\s+(.+)$", first) or (re.match(r"^\*\*([^*]{4,100})\*\*:?$", first) if not after.strip() or after.startswith("\n") else None)
+    m = re.match(r"^#{1,6}\s+(.+)$", first)
+    if not m and (not after.strip() or after.startswith("\n")):  # a bold line standing alone is a sub-heading
+        m = re.match(r"^\*\*([^*]{4,100})\*\*:?$", first)
     if not m:
         return ""
     return section_question(m.group(1), title, folder)
@@ -243,52 +248,72 @@ def _part_question(part: str, title: str, folder: str) -> str:
 
 # --- questions from headings (rules only: no model is available at ingest time) --------------------------
 
-# generic headings: the question is about the page topic ({t})
-_GENERIC = {
-    "remarks": "What should I know about {t}?", "comments": "What should I know about {t}?",
-    "additional information": "What should I know about {t}?", "notes": "What should I know about {t}?",
-    "details": "What should I know about {t}?", "important": "What should I know about {t}?",
-    "more information": "What should I know about {t}?", "discussion": "What should I know about {t}?",
-    "overview": "What {be} {t}?", "description": "What {be} {t}?", "summary": "What {be} {t}?",
-    "introduction": "What {be} {t}?", "about": "What {be} {t}?", "background": "What is the background of {t}?",
-    "requirements": "What are the requirements for {t}?", "prerequisites": "What are the prerequisites for {t}?",
-    "before you begin": "What do I need before {t}?", "parameters": "What are the parameters of {t}?",
-    "return value": "What does {t} return?", "return values": "What does {t} return?",
-    "returns": "What does {t} return?", "syntax": "What is the syntax of {t}?",
-    "examples": "What is an example of {t}?", "example": "What is an example of {t}?",
-    "sample": "What is an example of {t}?", "samples": "Which samples show {t}?",
-    "code example": "What is an example of {t}?", "sample usage": "What is an example of {t}?",
-    "example usage": "What is an example of {t}?", "usage": "How do I use {t}?",
-    "cause": "What causes {t}?", "causes": "What causes {t}?", "resolution": "How do I resolve {t}?",
-    "troubleshooting": "How do I troubleshoot {t}?", "members": "What are the members of {t}?",
-    "values": "What values does {t} have?", "text value": "What values does {t} have?",
-    "applies to": "What does {t} apply to?", "environment": "In what environment does {t} run?",
-    "attributes": "What attributes does {t} have?", "parent elements": "What are the parent elements of {t}?",
-    "child elements": "What are the child elements of {t}?", "how to test": "How do I test {t}?",
-    "dll": "Which DLL implements {t}?", "known issues": "What are the known issues with {t}?",
-    "limitations": "What are the limitations of {t}?", "best practices": "What are the best practices for {t}?",
-    "output": "What output does {t} produce?", "input": "What input does {t} take?",
-    "when sent": "When is {t} sent?", "operation": "How does {t} work?",
-    "i/o status block": "What status does {t} return?", "status block": "What status does {t} return?",
-    "input parameters": "What are the input parameters of {t}?",
-    "output parameters": "What are the output parameters of {t}?", "major code": "What is the major code of {t}?",
-    "error code": "What error codes does {t} return?", "error codes": "What error codes does {t} return?",
-    "xsd": "What is the XSD schema of {t}?", "getting started": "How do I get started with {t}?",
-    "tlv type": "What is the TLV type of {t}?", "length": "What is the length of {t}?",
-    "payload data": "What is the payload of {t}?", "scenarios": "When would I use {t}?",
-    "command-line options": "What command-line options does {t} have?", "options": "What options does {t} have?",
-    "debugging": "How do I debug {t}?", "testing": "How do I test {t}?", "installation": "How do I install {t}?",
-    "configuration": "How do I configure {t}?", "security": "What are the security considerations for {t}?",
-    "performance": "What affects the performance of {t}?", "faq": "What are common questions about {t}?",
-    "frequently asked questions": "What are common questions about {t}?", "usage summary table": "How is {t} used?",
-    "return status codes": "What status codes does {t} return?", "status codes": "What status codes does {t} return?",
-    "measure attributes": "What are the measure attributes of {t}?", "inf file sample": "What is an INF example for {t}?",
-    "set property parameters": "What are the set parameters of {t}?", "before you start": "What do I need before {t}?",
-    "get property parameters": "What are the query parameters of {t}?", "task parameters": "What are the parameters of {t}?",
-    "set property results": "What does setting {t} return?", "get property results": "What does querying {t} return?",
-    "task completion indication": "How does {t} complete?", "memory stop details": "What are the details of {t}?",
-    "see also": None, "comments": "What should I know about {t}?", "switches and arguments": "What switches does {t} take?",
+# generic headings (lowercase, "|"-separated) and the question they ask about the page topic {t} ({be}: is/are)
+_GENERIC_TEMPLATES = {
+    "What should I know about {t}?":
+        "remarks|comments|additional information|notes|details|important|more information|discussion",
+    "What {be} {t}?": "overview|description|summary|introduction|about",
+    "What is the background of {t}?": "background",
+    "What are the requirements for {t}?": "requirements",
+    "What are the prerequisites for {t}?": "prerequisites",
+    "What do I need before {t}?": "before you begin|before you start",
+    "What are the parameters of {t}?": "parameters|task parameters",
+    "What does {t} return?": "return value|return values|returns",
+    "What is the syntax of {t}?": "syntax",
+    "What is an example of {t}?": "examples|example|sample|code example|sample usage|example usage",
+    "Which samples show {t}?": "samples",
+    "How do I use {t}?": "usage",
+    "What causes {t}?": "cause|causes",
+    "How do I resolve {t}?": "resolution",
+    "How do I troubleshoot {t}?": "troubleshooting",
+    "What are the members of {t}?": "members",
+    "What values does {t} have?": "values|text value",
+    "What does {t} apply to?": "applies to",
+    "In what environment does {t} run?": "environment",
+    "What attributes does {t} have?": "attributes",
+    "What are the parent elements of {t}?": "parent elements",
+    "What are the child elements of {t}?": "child elements",
+    "How do I test {t}?": "how to test|testing",
+    "Which DLL implements {t}?": "dll",
+    "What are the known issues with {t}?": "known issues",
+    "What are the limitations of {t}?": "limitations",
+    "What are the best practices for {t}?": "best practices",
+    "What output does {t} produce?": "output",
+    "What input does {t} take?": "input",
+    "When is {t} sent?": "when sent",
+    "How does {t} work?": "operation",
+    "What status does {t} return?": "i/o status block|status block",
+    "What are the input parameters of {t}?": "input parameters",
+    "What are the output parameters of {t}?": "output parameters",
+    "What is the major code of {t}?": "major code",
+    "What error codes does {t} return?": "error code|error codes",
+    "What is the XSD schema of {t}?": "xsd",
+    "How do I get started with {t}?": "getting started",
+    "What is the TLV type of {t}?": "tlv type",
+    "What is the length of {t}?": "length",
+    "What is the payload of {t}?": "payload data",
+    "When would I use {t}?": "scenarios",
+    "What command-line options does {t} have?": "command-line options",
+    "What options does {t} have?": "options",
+    "How do I debug {t}?": "debugging",
+    "How do I install {t}?": "installation",
+    "How do I configure {t}?": "configuration",
+    "What are the security considerations for {t}?": "security",
+    "What affects the performance of {t}?": "performance",
+    "What are common questions about {t}?": "faq|frequently asked questions",
+    "How is {t} used?": "usage summary table",
+    "What status codes does {t} return?": "return status codes|status codes",
+    "What are the measure attributes of {t}?": "measure attributes",
+    "What is an INF example for {t}?": "inf file sample",
+    "What are the set parameters of {t}?": "set property parameters",
+    "What are the query parameters of {t}?": "get property parameters",
+    "What does setting {t} return?": "set property results",
+    "What does querying {t} return?": "get property results",
+    "How does {t} complete?": "task completion indication",
+    "What are the details of {t}?": "memory stop details",
+    "What switches does {t} take?": "switches and arguments",
 }
+_GENERIC = {key: template for template, keys in _GENERIC_TEMPLATES.items() for key in keys.split("|")}
 _PROPER = {
     "windows", "microsoft", "visual", "studio", "bluetooth", "azure", "hyper-v", "intel", "arm", "arm64", "linux",
     "android", "ethernet", "unicode", "xbox", "surface", "miracast", "qualcomm", "powershell", "windbg", "kd",
@@ -298,57 +323,49 @@ _PROPER = {
 }
 _PROPER_PHRASES = re.compile(
     r"\b(?:Windows (?:Update|Server|Hello|Defender|Store|Driver Kit|Driver Frameworks|Hardware Lab Kit|Security"
-    r"|Explorer|Installer|PE|RT|Ink|Mixed Reality|Terminal|Subsystem for Linux|Performance (?:Toolkit|Analyzer|Recorder)"
+    r"|Explorer|Installer|PE|RT|Ink|Mixed Reality|Terminal|Subsystem for Linux"
+    r"|Performance (?:Toolkit|Analyzer|Recorder)"
     r"|Filtering Platform|Management Instrumentation|Error Reporting|Sockets|Runtime|Firewall|Media Player"
     r"|Portable Devices|Image Acquisition|Biometric Framework|Hardware Compatibility Program|Hardware Certification)"
-    r"|Visual Studio|Microsoft (?:Store|Edge|Defender|Partner Center|Hardware Dev Center|Teams)|(?:Windows )?Hardware Lab Kit"
+    r"|Visual Studio|Microsoft (?:Store|Edge|Defender|Partner Center|Hardware Dev Center|Teams)"
+    r"|(?:Windows )?Hardware Lab Kit"
     r"|(?:Static )?Driver Verifier|Application Verifier|Device Manager|Plug and Play|Event Viewer|Task Manager"
     r"|Secure Boot|Device Stage|Hyper-V [A-Z][a-z]+)\b"
 )
 _VERBS = set(
-    "access activate add allocate analyze apply attach avoid bind build call cancel capture change check choose "
-    "close collect compile complete configure connect convert copy create debug declare define delete deploy "
-    "detect determine disable display download edit enable enter enumerate exit explore export expose extend find "
-    "fix generate get handle identify implement import include initialize inspect install launch learn load "
-    "manage migrate modify monitor mount obtain open pass perform port prepare prevent provide publish query "
-    "read reboot receive register release remove replace request reset resolve restart restore retrieve review "
-    "run save schedule secure select send set share sign specify start stop submit support switch synchronize "
-    "test track troubleshoot turn uninstall unload update upgrade use validate verify view write record clone "
-    "examine locate navigate browse extract click press wait add specify create define evaluate compare measure "
-    "debug disable reinstall refresh recover protect migrate optimize opt reduce increase decrease assign "
-    "authenticate authorize encrypt decrypt convert emulate simulate boot flash plug unplug replace".split()
+    "access activate add allocate analyze apply assign attach authenticate authorize avoid bind browse build "
+    "call cancel capture change check choose click clone close collect compare compile complete configure "
+    "connect convert copy create debug declare decrease decrypt define delete deploy detect determine disable "
+    "download edit emulate enable encrypt enter enumerate evaluate examine exit explore export expose extend "
+    "extract find fix generate get handle identify implement import include increase initialize inspect "
+    "install launch learn load locate manage migrate modify monitor mount navigate obtain open optimize pass "
+    "perform port prepare press prevent protect provide publish query read reboot receive recover reduce "
+    "refresh register reinstall release remove replace reset resolve restart restore retrieve review run save "
+    "schedule secure select send set share sign simulate specify start stop submit switch synchronize track "
+    "troubleshoot turn uninstall unload update upgrade use validate verify wait write".split()
 )
-_AMBIGUOUS = set("log map process report trace filter format package control list work pair sync go see keep".split())
+# verbs that are as often nouns ("Request body", "Test results"): imperative only before "the", "a", "your"...
+_AMBIGUOUS = set(
+    "log map process report trace filter format package control list work pair sync go see keep request support "
+    "record test view display measure boot flash plug unplug opt".split()
+)
 _DETERMINERS = set("the a an your this that these those it them all each any up out multiple new custom".split())
 _NOT_GERUND = {"string", "thing", "during", "ring", "king", "spring", "nothing", "something", "anything", "everything",
                "morning", "evening", "ceiling", "warning", "timing", "padding", "pricing", "wording", "meaning"}
 _E_STEMS = re.compile(
     r"(?:[^aeo]at|iz|yz|v|[^f]us|[aeiu]c|[nr]c|[bdgktpz]l|[^aeiouy]in|[^aeiou]id"
     r"|[^aeiou]ar|[^aeiou]ir|uir|ur|os|[^aeiou][aiou]k|ib|ud|[^aeiou]od|ag|ang|rg|rs|ns|yp|ys|[^aeiou][aiu]m|[^aeiou]il"
-    r"|let|[^aeiou]ut|[^aeio]ez|siz|eas|tor(?=$)|^stor|^restor|^ignor|^explor|^scor|^shar|^compar|^prepar|^declar)$"
+    r"|let|[^aeiou]ut|[^aeio]ez|siz|eas|^stor|^restor|^ignor|^explor|^scor|^shar|^compar|^prepar|^declar)$"
 )
-_GERUND_EXCEPTIONS = {"creating": "create", "repeating": "repeat", "treating": "treat",
-                      "writing": "write", "using": "use", "routing": "route", "monitoring": "monitor",
-                      "syncing": "sync", "focusing": "focus", "adding": "add", "embedding": "embed",
-                      "editing": "edit", "exiting": "exit", "visiting": "visit", "limiting": "limit",
-                      "inheriting": "inherit", "targeting": "target", "versioning": "version",
-                      "mirroring": "mirror", "authoring": "author", "sectoring": "sector",
-                      "filtering": "filter", "rendering": "render", "registering": "register",
-                      "entering": "enter", "ordering": "order", "powering": "power", "covering": "cover",
-                      "getting": "get", "setting": "set", "putting": "put", "running": "run", "mapping": "map",
-                      "shipping": "ship", "dropping": "drop", "stopping": "stop", "controlling": "control",
-                      "cancelling": "cancel", "signalling": "signal", "labelling": "label", "modelling": "model",
-                      "travelling": "travel", "panicking": "panic", "understanding": "understand",
-                      "bringing": "bring", "ringing": "ring", "hanging": "hang", "signing": "sign",
-                      "opening": "open", "listening": "listen", "happening": "happen", "threading": "thread",
-                      "loading": "load", "reading": "read", "building": "build", "sending": "send",
-                      "finding": "find", "binding": "bind", "holding": "hold", "extending": "extend",
-                      "pending": "pend", "appending": "append", "handling": "handle", "using": "use",
-                      "queuing": "queue", "continuing": "continue", "pairing": "pair", "repairing": "repair",
-                      "clearing": "clear", "appearing": "appear", "gearing": "gear", "obtaining": "obtain",
-                      "maintaining": "maintain", "containing": "contain", "explaining": "explain",
-                      "joining": "join", "chaining": "chain", "draining": "drain", "training": "train",
-                      "avoiding": "avoid", "providing": "provide", "deciding": "decide"}
+# gerunds the suffix rules get wrong ("writing" is not "writ"); checked against the rules in the tests
+_GERUND_EXCEPTIONS = dict(
+    pair.split("=")
+    for pair in (
+        "adding=add cancelling=cancel continuing=continue controlling=control creating=create focusing=focus "
+        "hanging=hang labelling=label modelling=model panicking=panic queuing=queue routing=route "
+        "signalling=signal syncing=sync travelling=travel using=use writing=write"
+    ).split()
+)
 
 
 def base_verb(gerund: str) -> str:
@@ -400,8 +417,8 @@ def sentence_case(phrase: str, first: bool = True) -> str:
 
 def _plural(phrase: str) -> bool:
     words = re.sub(r"\s*\([^)]*\)", "", phrase).split()
-    cut = next((i for i, w in enumerate(words) if i and w.lower() in _PREPOSITIONS | {"by", "at", "using", "and"}), len(words))
-    last = words[cut - 1] if words else ""
+    cut = next((i for i, w in enumerate(words) if i and w.lower() in _PREPOSITIONS | {"by", "at", "using"}), len(words))
+    last = words[cut - 1].strip(",;:") if words else ""
     if not re.fullmatch(r"[A-Za-z0-9-]*[a-z0-9]s", last) or last.endswith(("ss", "us", "is", "ics")):
         return False
     return last.lower() not in {"windows", "status", "bus", "news", "series", "express", "access", "process"}
@@ -426,7 +443,9 @@ _IDENTIFIER = re.compile(r"^(?:[!.][A-Za-z][\w.-]*|[A-Za-z]\w*(?:_\w*|[a-z][A-Z]
 def _strip_noise(title: str) -> str:
     title = title.strip().lstrip("-•·* ")
     title = re.sub(r"\s*\((?:Windows Drivers|[\w]+\.h(?:pp)?)\)$", "", title)
-    title = re.sub(r"^(?:Step|Phase|Part|Lab|Task|Exercise|Section|Module)\s+(?:\d+|[A-Z][a-z]+)\s*[:.—–-]\s*", "", title)
+    title = re.sub(
+        r"^(?:Step|Phase|Part|Lab|Task|Exercise|Section|Module)\s+(?:\d+|[A-Z][a-z]+)\s*[:.—–-]?\s+(?=[A-Z])", "", title
+    )
     title = re.sub(r"^(?:Walkthrough|Tutorial|Quickstart|Lab)\s*[:—–-]\s*", "", title)
     title = re.sub(r"^Example\s+\d+\s*[:.-]?\s*(?=[A-Z])", "", title)
     if len(title) > 100:  # a sentence used as a heading: keep its first sentence, then words up to ~100 chars
@@ -441,6 +460,7 @@ def page_topic(title: str, folder: str = "") -> str:
 
     Args:
         title: page title.
+        folder: the page's folder (``debuggercmds`` titles are commands).
 
     Returns:
         e.g. "debugging a failed driver unload", "the KeSetEvent function", "bug check 0xA3 ACPI_DRIVER_INTERNAL".
@@ -540,8 +560,9 @@ def page_question(title: str, folder: str = "") -> str:
     if m:
         return _finish(f"What does code analysis warning {m.group(1) or m.group(2)} mean")
     if "debuggercmds" in folder or re.match(r"^[!.][A-Za-z]", title):
-        what = "extension" if title.startswith("!") else "command"
-        return _finish(f"What does the {title} debugger {what} do")
+        what = "" if re.search(r"\b(?:command|extension)s?$", title, re.I) else (
+            " debugger extension" if title.startswith("!") else " debugger command")
+        return _finish(f"What does the {title}{what} do")
     m = _KINDS.match(title)
     if m and _IDENT.match(m.group("name")):
         kind = m.group("kind").lower()
@@ -560,7 +581,16 @@ def page_question(title: str, folder: str = "") -> str:
 
 
 def generic_question(heading: str, title: str, folder: str = "") -> str | None:
-    """Question for a generic heading ("Remarks", "Requirements", "Cause") about the page, or None."""
+    """The question a generic heading asks about its page.
+
+    Args:
+        heading: "Remarks", "Requirements", "Cause", "NMR_INVALID_STATE Parameters"...
+        title: the page title.
+        folder: the page's folder.
+
+    Returns:
+        e.g. "What are the requirements for spin locks?", or None when the heading is not a generic one.
+    """
     key = re.sub(r"\s+", " ", heading.lower().strip(" :"))
     if key not in _GENERIC:  # "NMR_INVALID_STATE Parameters" on the NMR_INVALID_STATE page
         key = " ".join(w for w in key.split() if w not in title.lower().split())
@@ -597,7 +627,8 @@ def section_question(heading: str, title: str, folder: str = "") -> str:
     verb_q = _verb_question(heading)
     if verb_q:
         return _finish(verb_q)
-    if re.match(r"^Bug Check\b", heading, re.I) or _KINDS.match(heading) and _IDENT.match(_KINDS.match(heading)["name"]):
+    kind = _KINDS.match(heading)
+    if re.match(r"^Bug Check\b", heading, re.I) or kind and _IDENT.match(kind["name"]):
         return page_question(heading, folder)
     topic = page_topic(title, folder)
     if slugify(heading) in slugify(title):

@@ -38,7 +38,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
 
     Returns:
         ``(meta, body)``: ``meta`` is the front matter as a dict ({} when absent or malformed, never an
-        exception), ``body`` the rest of the text with ``\n`` line ends.
+        exception), ``body`` the rest of the text, with LF line ends.
     """
     text = text.lstrip("\ufeff")
     if "\r" in text:
@@ -192,7 +192,8 @@ _TAG_SUBS: list[tuple[str, re.Pattern[str], Any]] = [
     ("<a", re.compile(r"<a\s+(?:id|name)=[\"'][^\"']*[\"']\s*>(.*?)</a>", re.I | re.S), r"\1"),
     ("<a", re.compile(r"<a\s[^>]*?href=\"([^\"]*)\"[^>]*>(.*?)</a>", re.I | re.S), r"[\2](\1)"),
     ("<img", re.compile(r"<img\s[^>]*?src=\"([^\"]*)\"[^>]*?(?:alt=\"([^\"]*)\")?[^>]*>", re.I), r"![\2](\1)"),
-    ("<h", re.compile(r"\s*<h([1-6])[^>]*>\s*(.*?)\s*</h\1>\s*", re.I | re.S), lambda m: f"\n\n{'#' * int(m[1])} {m[2]}\n\n"),
+    ("<h", re.compile(r"\s*<h([1-6])[^>]*>\s*(.*?)\s*</h\1>\s*", re.I | re.S),
+     lambda m: f"\n\n{'#' * int(m[1])} {m[2]}\n\n"),
     ("<b", re.compile(r"<(b|strong)>\s*(.*?)\s*</\1>", re.I | re.S), r"**\2**"),
     ("<", re.compile(r"<(i|em)>\s*(.*?)\s*</\1>", re.I | re.S), r"*\2*"),
     ("<code", re.compile(r"<code>(.*?)</code>", re.I | re.S), r"`\1`"),

@@ -129,7 +129,8 @@ def test_page_without_front_matter() -> None:
 
 
 def test_ddi_url() -> None:
-    assert apiref.ddi_url("wdm.h", "macro", "ObDereferenceObjectWithTag") == DDI_URL + "wdm/nf-wdm-obdereferenceobjectwithtag"
+    assert apiref.ddi_url("wdm.h", "macro", "ObDereferenceObjectWithTag") == (
+        DDI_URL + "wdm/nf-wdm-obdereferenceobjectwithtag")
     assert apiref.ddi_url("wdfobject.h", "structure", "WDF_OBJECT_ATTRIBUTES") == (
         DDI_URL + "wdfobject/ns-wdfobject-wdf_object_attributes")
     assert apiref.ddi_url("", "function", "X") is None
