@@ -263,6 +263,33 @@ def eval_cmd(devset: Path | None, show_misses: bool, as_json: bool, data_dir: Pa
                 click.echo(f"miss [{mode}]: {q}")
 
 
+@cli.command(name="check-content")
+@json_option
+@data_dir_option
+@kb_errors
+def check_content(as_json: bool, data_dir: Path | None) -> None:
+    """Check that every learning-path step, glossary link and handbook citation resolves in this KB.
+
+    Exit status 1 when anything is broken.
+
+    Example: kb check-content
+    """
+    from kb import content_check
+
+    kb = open_kb(data_dir)
+    result = content_check.check(kb.db)
+    broken = result["broken"]
+    if as_json:
+        click.echo(json.dumps({"checked": result["checked"], "by_kind": result["by_kind"],
+                               "broken": [b.__dict__ for b in broken]}, indent=2))
+    else:
+        for b in broken:
+            click.echo(f"broken {b.kind}: {b.where} -> {b.ref}: {b.problem}")
+        click.echo(f"{result['checked']} references checked ({result['by_kind']}), {len(broken)} broken")
+    if broken:
+        sys.exit(1)
+
+
 # -- serve / settings ------------------------------------------------------------------------------------------------
 @cli.command()
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1: only this machine can connect).")
