@@ -84,7 +84,7 @@ def group_exchanges(view: ThreadView, linked: Linked) -> list[Exchange]:
     groups: list[list[int]] = []
     for c in view.comments:
         q = c.number
-        if q not in view.roles.questions or q in linked.answer_only:
+        if (q not in view.roles.questions and q not in linked.promoted) or q in linked.answer_only:
             continue
         if groups and _mergeable(view, groups[-1], q, answers, covered):
             groups[-1].append(q)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ingest.thread_roles import Roles
 from ingest.thread_roles import addresses_expert
+from ingest.thread_roles import question_score
 from ingest.thread_split import Comment
 from ingest.thread_text import TermIndex
 from ingest.thread_text import content_text
@@ -18,8 +19,13 @@ from ingest.thread_text import strip_courtesy
 
 WINDOW = 90  # answers in this thread come up to ~50 comments late; look a bit further.
 SIM_WEIGHT = 6.0
+NON_TARGET_PENALTY = 1.0  # a reply to a comment that asks nothing is usually not an answer
 MIN_LINK = 1.0  # below this the best candidate is a guess: the reply answers nothing we can name
 SECONDARY_MIN = 1.5
+# A comment that asks or reports a problem only faintly (no question mark) becomes a question
+# when the expert answers it with at least this many words.
+PROMOTE_SCORE = 0.5
+PROMOTE_WORDS = 20
 ADDRESS_MATCH = 0.7
 ADDENDUM_RE = re.compile(r"^\s*(?:also|in addition|additionally|one more thing|furthermore|ps|p\.s\.|btw)\b[,:]?",
                          re.IGNORECASE)
@@ -43,6 +49,7 @@ class Linked:
     links: tuple[Link, ...]
     clarifies: dict[int, int]  # clarifying comment -> question comment it belongs to
     answer_only: frozenset[int] = frozenset()  # question-like comments that turned out to be answers
+    promoted: frozenset[int] = frozenset()  # faint questions the expert answered
 
 
 class ThreadView:
@@ -111,11 +118,13 @@ class _Linker:
         self.links: list[Link] = []
         self.helpers: set[str] = set()
         self.answer_only: set[int] = set()
+        self.promoted: set[int] = set()
+        self.answers_given: set[int] = set()
         self.proximity_weight = 1.0
         self.replies_to: dict[str, list[int]] = {}  # asker -> answers addressed to them
 
     def is_question(self, n: int) -> bool:
-        return n in self.roles.questions
+        return n in self.roles.questions or n in self.promoted
 
     def target_of(self, n: int) -> int | None:
         if self.is_question(n):
@@ -158,7 +167,7 @@ class _Linker:
         s += self.proximity_weight * 1.5 / (1.0 + distance / 2.0)
         target = self.target_of(cand.number)
         if target is None:
-            s -= 1.0
+            s -= NON_TARGET_PENALTY
         elif self.done(target, kind):
             since = view.position[a.number] - self.last_answer_pos[target]
             s -= 1.5 + min(3.0, 0.05 * since)
@@ -190,6 +199,9 @@ class _Linker:
         if not ranked:
             return ()
         best_score, best = ranked[0]
+        if kind == "expert" and self.target_of(best.number) is None and self.promotable(a, best, best_score):
+            self.promoted.add(best.number)  # the expert answered it, so it was a question after all
+            best_score += NON_TARGET_PENALTY
         first = self.target_of(best.number)
         if first is None or best_score < MIN_LINK or (kind == "reader" and self.done(first, kind)):
             return ()
@@ -207,6 +219,16 @@ class _Linker:
         self._learn_alias(a, asker)
         return tuple(sorted(chosen))
 
+    def promotable(self, a: Comment, cand: Comment, score: float) -> bool:
+        """A problem report the expert answers at length ("There is no other indication of why ...")."""
+        return (
+            score + NON_TARGET_PENALTY >= MIN_LINK
+            and cand.number not in self.roles.acks
+            and cand.number not in self.answers_given
+            and self.view.words(a.number) >= PROMOTE_WORDS
+            and question_score(cand.body) >= PROMOTE_SCORE
+        )
+
     def _learn_alias(self, a: Comment, asker: str) -> None:
         # "Avi, ..." answering serg_pery teaches that serg_pery goes by Avi.
         users = {c.user for c in self.window(a)}
@@ -220,6 +242,7 @@ class _Linker:
         if not questions:
             return
         self.links.append(Link(a.number, questions, a.user, kind))
+        self.answers_given.add(a.number)
         for q in questions:
             self.answered.setdefault(q, set()).add(kind)
             self.last_answer_pos[q] = self.view.position[a.number]
@@ -302,7 +325,7 @@ class _Linker:
                 continue
             self.maybe_self_answer(c)
             self.maybe_clarify(c)
-        return Linked(tuple(self.links), dict(self.clarifies), frozenset(self.answer_only))
+        return Linked(tuple(self.links), dict(self.clarifies), frozenset(self.answer_only), frozenset(self.promoted))
 
     def _addendum_to(self, c: Comment) -> Link | None:
         # "Also, if you ran your driver under the verifier ..." extends the author's own earlier answer.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -57,6 +58,11 @@ ASK_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = tuple(
         (r"\bnobody (?:told|explained|answered)(?: me)? (?:why|how|what)\b", 1.5),
     )
 )
+def ask_weight(prose: str) -> float:
+    """Sum of the weights of the asking phrases found in lowercased prose (each phrase counted once)."""
+    return sum(w for pattern, w in ASK_PATTERNS if pattern.search(prose))
+
+
 _AUX = r"(?:do|does|did|is|are|can|could|would|will|should|shall|has|have|am|was|were)"
 INTERROGATIVE_RE = re.compile(
     r"(?:^|[.!:;…]\s+)(?:so |and |but |also |then |btw,? )?(?:" + _AUX + r"\s+(?:i|you|we|it|there|this|that|the|"
@@ -101,6 +107,7 @@ class Roles:
     mentioned: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=4096)
 def prose_of(text: str) -> str:
     """A comment's own words, lowercased, one line, spelling variants unified ("u" -> "you", ’ -> ')."""
     body = drop_quoted(strip_courtesy(text)).lower()
@@ -124,6 +131,7 @@ def reports_fix(text: str) -> bool:
     return _fix_in(prose_of(text))
 
 
+@functools.lru_cache(maxsize=4096)
 def question_score(text: str) -> float:
     """How strongly a comment asks for help (0 = not at all; 2 or more = a question).
 
@@ -142,7 +150,7 @@ def question_score(text: str) -> float:
     elif INTERROGATIVE_RE.search(prose):
         # "Do you have a general recommendation ... ." asks even without the mark.
         score += 2.0
-    score += min(4.0, sum(w for pattern, w in ASK_PATTERNS if pattern.search(prose)))
+    score += min(4.0, ask_weight(prose))
     score += min(1.5, 0.5 * len(PROBLEM_RE.findall(prose)))
     if _fix_in(prose):
         score -= 0.5 if marks else 1.0
@@ -165,7 +173,7 @@ def is_ack(text: str, success_counts: bool = True) -> bool:
     words = len(core.split())
     if words > 60 or "?" in body or INTERROGATIVE_RE.search(core):
         return False
-    asks = sum(w for pattern, w in ASK_PATTERNS if pattern.search(core))
+    asks = ask_weight(core)
     # Gratitude in the words themselves; a bare closing ("Thanks and Regards") only when nothing else is said.
     positive = THANKS_RE.search(core) or (not core and THANKS_RE.search(body))
     if success_counts:

@@ -398,9 +398,11 @@ def content_text(text: str) -> str:
 def shingles(text: str, n: int = 6) -> set[tuple[str, ...]]:
     """Word n-grams with at least three content words, used to spot quoted text."""
     words = re.findall(r"[a-z0-9_]+", text.lower())
-    out = set()
-    for i in range(len(words) - n + 1):
-        gram = tuple(words[i : i + n])
-        if sum(1 for w in gram if w not in STOP and len(w) > 2) >= 3:
-            out.add(gram)
-    return out
+    if len(words) < n:
+        return set()
+    # Prefix sums of "is a content word" make the per-gram check O(1).
+    acc = [0]
+    for w in words:
+        acc.append(acc[-1] + (len(w) > 2 and w not in STOP))
+    grams = zip(*(words[i:] for i in range(n)))
+    return {g for i, g in enumerate(grams) if acc[i + n] - acc[i] >= 3}
