@@ -263,6 +263,32 @@ def eval_cmd(devset: Path | None, show_misses: bool, as_json: bool, data_dir: Pa
                 click.echo(f"miss [{mode}]: {q}")
 
 
+@cli.command(name="eval-threads")
+@click.option("--thread", "thread_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Thread text (default: seed 003 in KB_CORPUS_DIR).")
+@click.option("--gold", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Annotation YAML (default data/eval/threads/<thread name>.yml).")
+@click.option("--dev", is_flag=True, help="Score only the annotation's development range of comments.")
+@json_option
+@kb_errors
+def eval_threads(thread_path: Path | None, gold: Path | None, dev: bool, as_json: bool) -> None:
+    """Precision, recall and F1 of thread Q&A extraction (pairs, open questions, topics) against our annotation.
+
+    Example: kb eval-threads --dev
+    """
+    from kb import eval_threads as et
+    from kb.settings import PROJECT_ROOT
+
+    settings = load_settings()
+    thread_path = thread_path or Path(settings["CORPUS_DIR"]) / "seeds" / "003_c11bf7d89f898402.txt"
+    if not thread_path.exists():
+        raise click.ClickException(f"{thread_path} not found: pass --thread or set KB_CORPUS_DIR")
+    gold = gold or PROJECT_ROOT / "data" / "eval" / "threads" / (thread_path.stem + ".yml")
+    comment_range = et.load_gold(gold).dev_range if dev else None
+    metrics = et.run(thread_path, gold, comment_range=comment_range)
+    click.echo(json.dumps(metrics, indent=2, default=str) if as_json else et.format_report(metrics))
+
+
 @cli.command(name="check-content")
 @json_option
 @data_dir_option
