@@ -297,14 +297,17 @@ def build_pairs(page: ApiPage) -> Iterator[Pair]:
         label = page.params_label.lower()
         question = _finish(f"What are the {label} of {_the(page)}")
         for n, part in enumerate(split_long(_params_text(page, full=True), PART_CHARS), 1):
-            yield Pair(question, part, {"section": label, "part": n}, kind="section",
+            lead = f"{page.params_label} of **{page.name}**{' (continued)' if n > 1 else ''}:"
+            yield Pair(question, f"{lead}\n\n{part}", {"section": label, "part": n}, kind="section",
                        heading=f"{heading} > {page.params_label}", api_names=names)
     if remarks_out:
         for n, part in enumerate(split_long(page.remarks, PART_CHARS), 1):
             verb = "should I know" if n == 1 else "else should I know"
             question = _finish(f"What {verb} when using {_the(page)}" if page.kind in _CALLABLE
                                else f"What {verb} about {_the(page)}")
-            yield Pair(question, f"Remarks on **{page.name}**:\n\n{part}" if n == 1 else part,
+            # every part names the API: keyword search on the name must find each of them
+            lead = f"Remarks on **{page.name}**{' (continued)' if n > 1 else ''}:"
+            yield Pair(question, f"{lead}\n\n{part}",
                        {"section": "remarks", "part": n}, kind="section", heading=f"{heading} > Remarks",
                        api_names=names)
     irql = irql_answer(page)

@@ -85,6 +85,7 @@ def test_structure_page_with_long_remarks() -> None:
     assert pairs["remarks-1"].answer.startswith("Remarks on **WDF_TIMER_CONFIG**:")
     assert pairs["remarks-2"].question == "What else should I know about the WDF_TIMER_CONFIG structure?"
     assert pairs["remarks-2"].locator == {"section": "remarks", "part": 2}
+    assert pairs["remarks-2"].answer.startswith("Remarks on **WDF_TIMER_CONFIG** (continued):")
     remarks = pairs["remarks-1"].answer + pairs["remarks-2"].answer
     assert all(f"Timer rule {i}:" in remarks for i in range(1, 14))
     assert "WDF_TIMER_CONFIG_INIT_PERIODIC(&config, MyEvtTimerFunc, 100);\n```" in remarks
@@ -209,6 +210,7 @@ def test_real_pages(real_pages) -> None:
     meta, pairs = real_pages["wdfobject/ns-wdfobject-_wdf_object_attributes.md"]
     assert pairs["overview"].question == "What is the WDF_OBJECT_ATTRIBUTES structure?"
     assert "members-1" in pairs and "`ContextTypeInfo`" in pairs["members-2"].answer + pairs["members-1"].answer
+    assert all(p.answer.startswith("Members of **WDF_OBJECT_ATTRIBUTES**") for k, p in pairs.items() if "members" in k)
     assert "irql" not in pairs
 
     _, pairs = real_pages["wdfobject/ne-wdfobject-_wdf_execution_level.md"]
