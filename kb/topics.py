@@ -39,7 +39,7 @@ REPEAT_GAIN = 0.5  # repeats add evidence with diminishing returns: 1, 1.5, 1.8,
 # Selection: a topic is kept when its score reaches MIN_SCORE and RELATIVE x the best score.
 MIN_SCORE = 1.5
 MIN_TOP_SCORE = 1.2  # the best topic of a short text needs less
-RELATIVE = 0.3
+RELATIVE = 0.25
 FOURTH_RELATIVE = 0.8  # a fourth topic needs more: forum Q&A is about one to three things
 
 _TOKEN = re.compile(r"[A-Za-z0-9_]+|[^\sA-Za-z0-9_]")
@@ -291,6 +291,8 @@ class Taxonomy:
                 for tid in self._header_topics(parts[2] + ".h"):
                     yield tid, f"header {parts[2]}.h", HEADER_WEIGHT
         for name in set(api_names):
+            if name in text:
+                continue  # found again below as an identifier of the text: count it once
             for tid, weight in self._identifier_topics(name):
                 yield tid, f"api {name}", API_NAME_WEIGHT * weight
         for header in set(_HEADER_IN_TEXT.findall(text)):
