@@ -66,6 +66,10 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+def _is_glob(rule: str) -> bool:
+    return "*" in rule or "?" in rule
+
+
 def _term_weight(term: str) -> float:
     if " " in term.strip() or re.search(r"[_!./\\<>=\-]", term) or (len(term) > 4 and re.search(r"[a-z][A-Z]", term)):
         return PHRASE_WEIGHT
@@ -168,8 +172,6 @@ class Taxonomy:
             raise ValueError("the taxonomy needs a top-level `topics:` list")
         return cls([_topic_from_dict(raw) for raw in data["topics"]])
 
-    # ---- lookup -------------------------------------------------------------------------
-
     def ids(self) -> list[str]:
         """Topic ids in taxonomy order."""
         return [t.id for t in self.topics]
@@ -205,8 +207,6 @@ class Taxonomy:
     def __len__(self) -> int:
         return len(self.topics)
 
-    # ---- classification -----------------------------------------------------------------
-
     def _compile(self) -> None:
         self._path_prefixes: list[tuple[str, str]] = []
         self._path_globs: list[tuple[re.Pattern[str], str]] = []
@@ -217,12 +217,12 @@ class Taxonomy:
         self._acronyms = _PhraseIndex()  # case-sensitive tokens
         for topic in self.topics:
             for rule in topic.paths:
-                if "*" in rule or "?" in rule:
+                if _is_glob(rule):
                     self._path_globs.append((re.compile(fnmatch.translate(rule)), topic.id))
                 else:
                     self._path_prefixes.append((rule, topic.id))
             for rule in topic.headers:
-                if "*" in rule or "?" in rule:
+                if _is_glob(rule):
                     self._header_globs.append((re.compile(fnmatch.translate(rule)), topic.id))
                 else:
                     self._header_exact[rule].append(topic.id)

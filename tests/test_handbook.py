@@ -128,7 +128,8 @@ def test_parse_yields_meta_then_pairs() -> None:
     assert first.answer.endswith(
         "\n\nSources: [kernel/managing-hardware-priorities]"
         "(https://learn.microsoft.com/windows-hardware/drivers/kernel/managing-hardware-priorities) · "
-        "[wdm/nf-wdm-kegetcurrentirql](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-kegetcurrentirql)")
+        "[wdm/nf-wdm-kegetcurrentirql]"
+        "(https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-kegetcurrentirql)")
     assert first.api_names == ("DISPATCH_LEVEL", "KeGetCurrentIrql", "IRQL_NOT_LESS_OR_EQUAL")
     assert second.answer == "An answer without sources." and second.topics == () and second.extra == {"cite": []}
 
