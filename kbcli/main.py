@@ -289,6 +289,39 @@ def eval_threads(thread_path: Path | None, gold: Path | None, dev: bool, as_json
     click.echo(json.dumps(metrics, indent=2, default=str) if as_json else et.format_report(metrics))
 
 
+@cli.command(name="eval-links")
+@click.option("--annotation", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Hand annotation of the samples a thread names (default data/eval/sample-mentions-003.yml).")
+@json_option
+@data_dir_option
+@kb_errors
+def eval_links(annotation: Path | None, as_json: bool, data_dir: Path | None) -> None:
+    """How well pairs link to sample drivers: DDI coverage of API-reference pairs and named-sample recall.
+
+    Example: kb eval-links
+    """
+    from kb import eval_links as el
+    from kb.settings import PROJECT_ROOT
+
+    kb = open_kb(data_dir)
+    annotation = annotation or PROJECT_ROOT / "data" / "eval" / "sample-mentions-003.yml"
+    result = {"ddi_coverage": el.ddi_coverage(kb.db)}
+    if annotation.exists():
+        result["mentions"] = el.mention_recall(kb.db, annotation)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    cov = result["ddi_coverage"]
+    click.echo(f"API-reference pairs whose DDI a sample calls: {cov['eligible']}; with a file:line sample link: "
+               f"{cov['linked']} ({cov['share']})")
+    if "mentions" in result:
+        men = result["mentions"]
+        click.echo(f"samples named in thread comments (annotated): {men['expected']}; linked from their pair: "
+                   f"{men['linked']} ({men['share']})")
+        for miss in men["missed"]:
+            click.echo(f"  missed: comment {miss['comment']} -> {miss['sample']}")
+
+
 @cli.command(name="check-content")
 @json_option
 @data_dir_option
