@@ -1,4 +1,4 @@
-"""Markdown helpers shared by the Microsoft Learn parsers: front matter, links, cleaning, sections, splitting."""
+"""Markdown helpers shared by the Microsoft Learn parsers: front matter, links, cleaning, sections."""
 
 from __future__ import annotations
 
@@ -9,17 +9,25 @@ from typing import Any
 
 import yaml
 
+from ingest.htmlmd import html_table
+from ingest.htmlmd import inline_html
+from ingest.mdblocks import fence_chunks
+from ingest.mdblocks import split_long
+
 LEARN = "https://learn.microsoft.com"
 DRIVERS = f"{LEARN}/windows-hardware/drivers/"
 DOCS_ROOT = "windows-driver-docs-pr/"
 DDI_ROOT = "wdk-ddi-src/content/"
+
+# split_long moved to ingest.mdblocks; it stays importable from here
+__all__ = ["DDI_ROOT", "DOCS_ROOT", "DRIVERS", "LEARN", "Section", "clean_markdown", "learn_url", "plain_text",
+           "resolve_link", "slugify", "split_front_matter", "split_long", "split_sections"]
 
 try:  # libyaml is ~20x faster; the whole corpus has 38k front matters
     _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - pure-python yaml build
     _Loader = yaml.SafeLoader
 
-_FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})")
 _HEADING = re.compile(r"^(#{1,6})(?:[ \t]+(.*?))?[ \t#]*$")
 _LINK = re.compile(
     r"(!?)\[((?:\\.|[^\[\]\n\\]|\n(?![ \t]*\n)|\[(?:\\.|[^\[\]\n\\])*\])*)\]\(\s*<?((?:[^()\s<>]|\([^()\s]*\))*)>?"
@@ -155,67 +163,6 @@ def resolve_link(href: str, page_path: str, base_url: str | None = None) -> str:
     return url + sep + frag
 
 
-# --- HTML left in the markdown (tables, <b>, <a href>, lists) -------------------------------------------
-
-
-_ROW = re.compile(r"<tr[^>]*>(.*?)</tr>", re.I | re.S)
-_CELL = re.compile(r"<t([hd])(?:\s[^>]*)?>(.*?)</t[hd]>", re.I | re.S)
-
-
-def _html_table(html: str) -> str:
-    """An HTML table as a pipe table (cells joined into one line); nested tables are left as they are."""
-    if html.lower().count("<table") > 1:
-        return html
-    rows = [_CELL.findall(row) for row in _ROW.findall(html)]
-    rows = [r for r in rows if r]
-    if not rows:
-        return html
-    # one _inline_html pass over all cells at once: \x01 separates them and survives every substitution
-    texts = _inline_html("\x01".join(cell for row in rows for _, cell in row)).split("\x01")
-    width = max(len(r) for r in rows)
-    lines, k = [], 0
-    for row in rows:
-        cells = []
-        for _ in row:
-            text = re.sub(r"\s*\n\s*\n\s*", "<br>", texts[k].strip())
-            cells.append(re.sub(r"\s*\n\s*", " ", text).replace("|", "\\|"))
-            k += 1
-        lines.append("| " + " | ".join(cells + [""] * (width - len(cells))) + " |")
-    lines.insert(1, "|" + " --- |" * width)
-    return "\n\n" + "\n".join(lines) + "\n\n"
-
-
-# (trigger, pattern, replacement): a pattern runs only when its trigger occurs in the lowercased text
-_TAG_SUBS: list[tuple[str, re.Pattern[str], Any]] = [
-    ("<!--", re.compile(r"<!--.*?-->", re.S), ""),
-    ("<", re.compile(r"(?:<(?:span|a)\s+(?:id|name)=[\"'][^\"']*[\"']\s*/?>\s*</(?:span|a)>)+[ \t]*", re.I), ""),
-    ("<a", re.compile(r"<a\s+(?:id|name)=[\"'][^\"']*[\"']\s*>(.*?)</a>", re.I | re.S), r"\1"),
-    ("<a", re.compile(r"<a\s[^>]*?href=\"([^\"]*)\"[^>]*>(.*?)</a>", re.I | re.S), r"[\2](\1)"),
-    ("<img", re.compile(r"<img\s[^>]*?src=\"([^\"]*)\"[^>]*?(?:alt=\"([^\"]*)\")?[^>]*>", re.I), r"![\2](\1)"),
-    ("<h", re.compile(r"\s*<h([1-6])[^>]*>\s*(.*?)\s*</h\1>\s*", re.I | re.S),
-     lambda m: f"\n\n{'#' * int(m[1])} {m[2]}\n\n"),
-    ("<b", re.compile(r"<(b|strong)>\s*(.*?)\s*</\1>", re.I | re.S), r"**\2**"),
-    ("<", re.compile(r"<(i|em)>\s*(.*?)\s*</\1>", re.I | re.S), r"*\2*"),
-    ("<code", re.compile(r"<code>(.*?)</code>", re.I | re.S), r"`\1`"),
-    ("<li", re.compile(r"\s*<li(?:\s[^>]*)?>\s*", re.I), "\n- "),
-    ("</li", re.compile(r"\s*</li>\s*", re.I), "\n"),
-    ("l>", re.compile(r"\s*</?(?:ul|ol|dl)(?:\s[^>]*)?>\s*", re.I), "\n\n"),
-    ("<", re.compile(r"\s*</?(?:p|dt|dd|div)(?:\s[^>]*)?>\s*", re.I), "\n\n"),
-    ("<", re.compile(r"</?(?:span|font|u)(?:\s[^>]*)?>", re.I), ""),
-    ("&nbsp;", re.compile(r"&nbsp;"), " "),
-]
-
-
-def _inline_html(text: str) -> str:
-    text = text.replace("\xa0", " ")
-    if "<" not in text and "&nbsp;" not in text:
-        return text
-    low = text.lower()
-    for trigger, pattern, repl in _TAG_SUBS:
-        if trigger in low:
-            text = pattern.sub(repl, text)
-    return text
-
 
 # --- the cleaning pass -----------------------------------------------------------------------------------
 
@@ -244,13 +191,13 @@ def _clean_prose(text: str, page_path: str, base_url: str | None) -> str:
         return f"\x00{len(spans) - 1}\x00"
 
     text = _INLINE_CODE.sub(keep, text) if "`" in text else text
-    text = re.sub(r"(?is)<table.*?</table>", lambda m: _html_table(m.group(0)), text)
+    text = re.sub(r"(?is)<table.*?</table>", lambda m: html_table(m.group(0)), text)
     text = re.sub(r":::image\s[^\n]*?:::\n(.*?):::image-end:::", lambda m: m.group(0).split("\n")[0], text, flags=re.S)
     for pattern, repl in _DIRECTIVES:
         text = pattern.sub(repl, text)
     text = _NOTE.sub(lambda m: f"{m.group(1)}**{m.group(2).capitalize()}:**", text)
     text = re.sub(r"^(\s*>\s*\*\*\w+:\*\*)\n\s*>\s*(?=\S)", r"\1 ", text, flags=re.M)
-    text = _inline_html(text)
+    text = inline_html(text)
 
     def link(m: re.Match[str]) -> str:
         bang, label, href, title = m.groups()
@@ -282,7 +229,7 @@ def clean_markdown(body: str, page_path: str, base_url: str | None = None) -> st
         The cleaned markdown, blank runs collapsed, no trailing whitespace.
     """
     out: list[str] = []
-    for is_code, chunk in _fence_chunks(body):
+    for is_code, chunk in fence_chunks(body):
         if is_code:
             out.append(chunk)
             continue
@@ -303,48 +250,7 @@ def clean_markdown(body: str, page_path: str, base_url: str | None = None) -> st
     return "".join(out).strip("\n")
 
 
-def _fence_chunks(text: str) -> list[tuple[bool, str]]:
-    """Cut text into (is_code, chunk) runs along fenced code blocks (fence lines belong to the code).
-
-    A fence that is never closed is taken as text, not as code running to the end of the page: in these docs
-    it is always a typo (`````` ```dbgcmd `````` pasted after a closing fence).
-    """
-    lines = text.splitlines(keepends=True)
-    chunks: list[tuple[bool, str]] = []
-    prose: list[str] = []
-    i = 0
-    while i < len(lines):
-        m = _FENCE.match(lines[i])
-        if m and not (m.group(2)[0] == "`" and "`" in lines[i][m.end() :]):
-            fence = m.group(2)
-            end = next((j for j in range(i + 1, len(lines)) if _closes(lines, j, fence)), None)
-            if end is not None:
-                if prose:
-                    chunks.append((False, "".join(prose)))
-                    prose = []
-                closing = re.sub(r"^(\s*[`~]+).*", r"\1", lines[end].rstrip("\n")) + "\n"
-                chunks.append((True, "".join(lines[i:end]) + closing))
-                i = end + 1
-                continue
-        prose.append(lines[i])
-        i += 1
-    if prose:
-        chunks.append((False, "".join(prose)))
-    return chunks
-
-
-def _closes(lines: list[str], j: int, fence: str) -> bool:
-    m = _FENCE.match(lines[j])
-    if not (m and m.group(2)[0] == fence[0] and len(m.group(2)) >= len(fence)):
-        return False
-    if not lines[j].strip().strip(fence[0]):
-        return True
-    # "```dbgcmd" right before a heading is a closing fence with a stray language tag (a typo in the docs)
-    after = next((line for line in lines[j + 1 :] if line.strip()), "")
-    return after.startswith("#")
-
-
-# --- sections and splitting ------------------------------------------------------------------------------
+# --- sections --------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -383,7 +289,7 @@ def split_sections(body: str) -> list[Section]:
             seen[anchor] = 0
         sections.append(Section(level, title, anchor, text))
 
-    for is_code, chunk in _fence_chunks(body):
+    for is_code, chunk in fence_chunks(body):
         if is_code:
             buf.append(chunk.rstrip("\n"))
             continue
@@ -396,75 +302,3 @@ def split_sections(body: str) -> list[Section]:
                 buf.append(line)
     flush()
     return sections
-
-
-def _blocks(text: str) -> list[str]:
-    """Top-level blocks separated by blank lines; code blocks and tables never cut."""
-    blocks: list[str] = []
-    for is_code, chunk in _fence_chunks(text):
-        parts = [chunk] if is_code else re.split(r"\n[ \t]*\n", chunk)
-        blocks.extend(p.strip("\n") for p in parts if p.strip())
-    return blocks
-
-
-def _sentences(block: str, max_chars: int) -> list[str]:
-    if block.lstrip().startswith(("|", "```", "~~~")) or "\n```" in block or "\n|" in block:
-        return [block]
-    pieces: list[str] = []
-    cur = ""
-    for sent in re.split(r"(?<=[.!?])\s+(?=[A-Z*_`\[(])", block):
-        if cur and len(cur) + len(sent) + 1 > max_chars:
-            pieces.append(cur)
-            cur = sent
-        else:
-            cur = f"{cur} {sent}" if cur else sent
-    return pieces + [cur] if cur else pieces
-
-
-def split_long(text: str, max_chars: int) -> list[str]:
-    """Split markdown into parts of at most ``max_chars`` along block boundaries.
-
-    Prefers cutting before a heading or a top-level block; never cuts inside a code block or a table (an
-    oversized code block or table stays whole); over-long paragraphs are cut between sentences; a small
-    last part is folded into the one before it.
-
-    Args:
-        text: markdown.
-        max_chars: the target size of a part.
-
-    Returns:
-        A list of markdown parts (one part when the text fits).
-    """
-    if len(text) <= max_chars:
-        return [text]
-    blocks: list[str] = []
-    for block in _blocks(text):
-        blocks.extend(_sentences(block, max_chars) if len(block) > max_chars else [block])
-    parts: list[list[str]] = [[]]
-    size = 0
-    for block in blocks:
-        if parts[-1] and size + len(block) + 2 > max_chars and not (len(block) > max_chars and size < max_chars // 3):
-            cut = _best_cut(parts[-1], max_chars)
-            carry = parts[-1][cut:]
-            parts[-1] = parts[-1][:cut]
-            parts.append(carry)
-            size = sum(len(b) + 2 for b in carry)
-        parts[-1].append(block)
-        size += len(block) + 2
-    texts = ["\n\n".join(p) for p in parts if p]
-    if len(texts) > 1 and len(texts[-1]) < max_chars // 5 and len(texts[-2]) + len(texts[-1]) < max_chars * 1.25:
-        texts[-2:] = [texts[-2] + "\n\n" + texts[-1]]
-    return texts
-
-
-def _best_cut(blocks: list[str], max_chars: int) -> int:
-    """Index to cut ``blocks`` at: before the last heading past half the budget, else the last top-level block."""
-    pos, heading, top = 0, 0, 0
-    for i, block in enumerate(blocks):
-        if i and pos >= max_chars // 2:
-            if block.startswith("#") or block.startswith("**") and block.endswith("**") and "\n" not in block:
-                heading = i
-            elif not block.startswith((" ", "\t", "|")):
-                top = i
-        pos += len(block) + 2
-    return heading or top or len(blocks)

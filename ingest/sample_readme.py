@@ -6,10 +6,9 @@ import posixpath
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
-import yaml
-
+from ingest.markdown import slugify
+from ingest.markdown import split_front_matter
 from kb.errors import ParseError
 from kb.models import Pair
 from kb.models import Record
@@ -31,7 +30,6 @@ TASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 _OVERVIEW = re.compile(r"\b(overview|introduction|about|description|what (it|the \w+ \w+) does)\b", re.I)
 
-_FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
 # [text](url "title") with one level of balanced parentheses inside the url (MSDN "...(v=vs.85).aspx").
@@ -49,34 +47,6 @@ class _Section:
     heading: str
     start: int  # index of the heading line
     end: int  # index after the last line (children included)
-
-
-def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
-    """Split YAML front matter (``---`` ... ``---``) from a markdown text.
-
-    Args:
-        text: a README or docs page.
-
-    Returns:
-        ``(fields, body)``: the parsed fields (``{}`` when there is no front matter or it is not
-        valid YAML; then simple ``key: value`` lines are still read) and the text after it.
-    """
-    match = _FRONT.match(text)
-    if not match:
-        return {}, text
-    raw, body = match.group(1), text[match.end() :]
-    try:
-        fields = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        fields = None
-    if not isinstance(fields, dict):
-        fields = {}
-        # Broken YAML still usually has readable "key: value" lines.
-        for line in raw.splitlines():
-            key, sep, value = line.partition(":")
-            if sep and key.strip() and not key.startswith((" ", "-")):
-                fields[key.strip()] = value.strip().strip("'\"")
-    return {str(k): v for k, v in fields.items()}, body
 
 
 def sample_folder(path: str, url: str | None = None) -> str:
@@ -145,14 +115,6 @@ def absolutize_links(markdown: str, folder: str) -> str:
 
     out = _LINK.sub(inline, markdown)
     return _REF_DEF.sub(lambda m: m.group(1) + resolve(m.group(2)), out)
-
-
-def slugify(heading: str) -> str:
-    """GitHub-style anchor of a heading ("Build the sample" -> ``build-the-sample``)."""
-    text = re.sub(r"<[^>]+>", "", heading)
-    text = re.sub(r"[*_`]|\[([^\]]*)\]\([^)]*\)", lambda m: m.group(1) or "", text)
-    text = re.sub(r"[^\w\- ]", "", text.lower()).strip()
-    return re.sub(r" +", "-", text) or "section"
 
 
 def _clean_heading(raw: str) -> str:
