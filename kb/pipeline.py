@@ -129,7 +129,9 @@ class Classifier:
             return list(pair.topics)
         if self._taxonomy is None:
             return []
-        return self._taxonomy.classify(f"{pair.heading}\n{pair.question}\n{pair.answer}", path, pair.api_names)
+        # Thread pairs' headings repeat the question's first line: count it once.
+        heading = "" if pair.heading and pair.heading[:40] in pair.question else pair.heading
+        return self._taxonomy.classify(f"{heading}\n{pair.question}\n{pair.answer}", path, pair.api_names)
 
 
 # Source kinds whose answers may hold debugger sessions or console commands worth keeping as scripts.
