@@ -30,6 +30,8 @@ _PARAM = re.compile(
     r"(?P<name>[A-Za-z_]\w*)$",
     re.I,
 )
+# the docs file a structure, union or enumeration under its tag name: ns-wdftimer-_wdf_timer_config
+_TYPEDEF_TAG = re.compile(r"\btypedef\s+(?:struct|union|enum)\s+(?:DECLSPEC_\w+(?:\([^)]*\))?\s+)?(_\w+)\s*\{")
 _LABELS = {
     "minimum supported client": "Minimum supported client", "minimum supported server": "Minimum supported server",
     "target platform": "Target platform", "header": "Header", "library": "Library", "dll": "DLL", "irql": "IRQL",
@@ -117,8 +119,14 @@ def read_text(text: str, source: SourceDoc) -> ApiPage:
         remarks="\n\n".join(line.strip() for line in buckets["remarks"]),
         requirements=requirements,
     )
-    page.url = source.url or ddi_url(page.header, kind, name)
+    page.url = source.url or ddi_url(page.header, kind, _url_name(name, buckets["syntax"]))
     return page
+
+
+def _url_name(name: str, syntax: list[str]) -> str:
+    """The name a type's page is filed under: its tag when the syntax declares one ("typedef struct _X {" -> "_X")."""
+    m = _TYPEDEF_TAG.search("\n".join(syntax))
+    return m.group(1) if m else name
 
 
 def _params(lines: list[str], kind: str) -> list[Param]:

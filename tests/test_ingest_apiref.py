@@ -150,13 +150,27 @@ def test_looks_like() -> None:
 def test_rendered_page_matches_markdown_pairs() -> None:
     text = (DATA / "wdf_timer_config.txt").read_text(encoding="utf-8")
     meta, pairs = _keyed(apitext.parse(text, SourceDoc(path="wdf_timer_config.txt", kind="api-ref")))
-    assert meta.url == DDI_URL + "wdftimer/ns-wdftimer-wdf_timer_config"
+    assert meta.url == DDI_URL + "wdftimer/ns-wdftimer-_wdf_timer_config"  # the tag name, as the real page
     assert list(pairs) == ["overview", "requirements"]
     assert pairs["overview"].question == parse_md("ns-wdftimer-_wdf_timer_config.md")[1]["overview"].question
     assert "```cpp\ntypedef struct _WDF_TIMER_CONFIG {" in pairs["overview"].answer
     assert "`Period`: Period of a periodic timer" in pairs["overview"].answer
     assert "| Header | wdftimer.h (include Wdf.h) |" in pairs["requirements"].answer
     assert pairs["requirements"].question == "What header and KMDF/UMDF version does WDF_TIMER_CONFIG need?"
+
+
+@pytest.mark.parametrize(
+    ("title", "syntax", "page"),
+    [
+        ("FOO_INFO structure (foo.h)", "typedef struct {\n  ULONG A;\n} FOO_INFO;", "ns-foo-foo_info"),
+        ("BAR_KIND enumeration (foo.h)", "typedef enum _BAR_KIND\n{\n  BarOne\n} BAR_KIND;", "ne-foo-_bar_kind"),
+        ("FooQuery function (foo.h)", "NTSTATUS FooQuery(\n  [in] ULONG A\n);", "nf-foo-fooquery"),
+    ],
+)
+def test_rendered_page_url_uses_the_tag_name(title: str, syntax: str, page: str) -> None:
+    text = f"{title}\nWhat it is.\nSyntax\n{syntax}\nRequirements\nRequirement | Value |\n---|---|\nHeader | foo.h |\n"
+    meta = next(iter(apitext.parse(text, SourceDoc(path="x.txt", kind="api-ref"))))
+    assert meta.url == f"{DDI_URL}foo/{page}"
 
 
 def test_rendered_parse_error_names_the_problem() -> None:
