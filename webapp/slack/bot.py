@@ -48,8 +48,8 @@ class SlackSettings:
     api_url: str = DEFAULT_API_URL  # SLACK_API_URL
     public_url: str = "http://127.0.0.1:5000"  # PUBLIC_URL
     rate_limit: int = 30  # SLACK_RATE_LIMIT: questions per minute per workspace
-    min_score: float = 0.03  # SLACK_MIN_SCORE
-    min_overlap: float = 0.5  # SLACK_MIN_OVERLAP
+    min_score: float = 0.025  # SLACK_MIN_SCORE
+    min_overlap: float = 0.6  # SLACK_MIN_OVERLAP
     max_query_chars: int = 1000  # MAX_QUERY_CHARS
     command: str = "/driverkb"  # SLACK_COMMAND
 

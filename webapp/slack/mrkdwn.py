@@ -13,7 +13,7 @@ _DROP_WITH_CONTENT_RE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.I |
 _TAG_RE = re.compile(rf"</?(?:{_HTML_TAGS}|script|style)\b[^<>]*/?>", re.I)
 _CODE_SPAN_RE = re.compile(r"(`+)(.+?)\1")
 _IMAGE_RE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK_RE = re.compile(r"\[([^\]]+)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_LINK_RE = re.compile(r"\[([^\]]+)\]\(\s*<?((?:[^()\s>]|\([^()\s]*\))+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _AUTOLINK_RE = re.compile(r"<(https?://[^<>\s|]+)>")
 _BOLD_RE = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
 _ITALIC_RE = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
@@ -22,6 +22,7 @@ _HEADING_RE = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 _BULLET_RE = re.compile(r"^(\s*)[-*+]\s+(.*)$")
 _TABLE_RULE_RE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _FENCE_RE = re.compile(r"^(\s*)(```|~~~)")
+_BACKTICK_RUN_RE = re.compile(r"`{3,}")
 _SENTENCE_END_RE = re.compile(r"[.!?:;](?=\s|$)")
 
 
@@ -32,7 +33,7 @@ def escape(text: str) -> str:
 
 def link(url: str, label: str) -> str:
     """A Slack link ``<url|label>``; the label loses the characters that would end the link early."""
-    label = " ".join(label.replace("|", "/").replace("*", "").split()) or url
+    label = " ".join(label.replace("|", "/").replace("*", "").replace("`", "'").split()) or url
     return f"<{url.replace('&', '&amp;').replace('<', '%3C').replace('>', '%3E').replace('|', '%7C')}|{escape(label)}>"
 
 
@@ -98,6 +99,11 @@ def _line(line: str, base_url: str | None) -> str | None:
     return _inline(line, base_url)
 
 
+def _no_fence(text: str) -> str:
+    # In Slack, ``` anywhere opens or closes a code block: only our own fence lines may contain one.
+    return _BACKTICK_RUN_RE.sub(lambda m: "'" * len(m.group(0)), text)
+
+
 def to_mrkdwn(markdown: str, base_url: str | None = None) -> str:
     """Convert KB markdown to Slack mrkdwn.
 
@@ -122,14 +128,25 @@ def to_mrkdwn(markdown: str, base_url: str | None = None) -> str:
             continue
         if fence_indent is not None:
             cut = min(fence_indent, len(line) - len(line.lstrip(" ")))
-            out.append(escape(line[cut:]))
+            out.append(_no_fence(escape(line[cut:])))
             continue
         converted = _line(line, base_url)
         if converted is not None:
-            out.append(converted.rstrip())
+            out.append(_no_fence(converted.rstrip()))
     if fence_indent is not None:
         out.append("```")
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
+
+
+def to_plain(markdown: str) -> str:
+    """Markdown reduced to plain words (for notification text): no emphasis marks, fences, tags or link targets."""
+    text = _DROP_WITH_CONTENT_RE.sub("", markdown)
+    text = _TAG_RE.sub(" ", text)
+    text = _IMAGE_RE.sub(lambda m: m.group(1), text)
+    text = _LINK_RE.sub(lambda m: m.group(1), text)
+    text = re.sub(r"\*\*|__", "", text)
+    text = re.sub(r"`{3,}|~~~|^\s*#+\s*|^\s*\|?[\s:|-]*-{2,}[\s:|-]*$", " ", text, flags=re.M)
+    return text.replace("|", " ").replace("`", "'")
 
 
 def _split_blocks(markdown: str) -> list[tuple[str, bool]]:
