@@ -21,6 +21,21 @@ _SENTENCE_END = re.compile(r"[.!?;:\n]\s|\n")
 # "the sample called echo".
 _AFTER_WORDS = 3
 _BEFORE_WORDS = 2
+# "CLASSPNP!TransferPktComplete" in a debugger stack names a loaded binary (here the inbox
+# classpnp.sys), not a sample someone reads or builds: module!symbol never counts.
+_DEBUGGER_SYMBOL = re.compile(r"![A-Za-z_]")
+# A sample named by its place in an old DDK/WDK install whose backslashes a web page dropped:
+# "WinDDK6000srckmdfpcidrvsys" is C:\WinDDK\6000\src\kmdf\pcidrv\sys. Only the install root makes
+# such a glued token readable, so the rule starts there.
+_GLUED_DDK_PATH = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z]:)?winddk\d*src([a-z0-9_]+)", re.IGNORECASE)
+# Folders of the old src tree that sit between "src" and a sample's own folder.
+_DDK_AREAS = re.compile(
+    r"(?:kmdf|umdf|wdm|wdf|general|usb|hid|input|network|ndis|storage|filesys|minifilter|audio|serial|"
+    r"wmi|setup|kernel|bluetooth|video|print|smartcrd|1394|pcmcia|sd|spb|gpio|sensors|avstream|"
+    r"wdmaudio|toaster|func|bus|filter)*"
+)
+# What may follow the sample's folder inside the glued path: one of its subfolders.
+_DDK_TAIL = re.compile(r"(?:sys|exe|app|driver|inc|lib|test|kmdf|wdm|umdf|func|bus|filter|featured|simple)?")
 
 
 @dataclass(frozen=True)
@@ -198,11 +213,32 @@ def find_sample_mentions(text: str, aliases: list[Alias] | tuple[Alias, ...]) ->
     found: list[Mention] = []
     for match in pattern.finditer(text):
         start, end = match.span()
-        if start == end:
+        if start == end or _DEBUGGER_SYMBOL.match(text, end):
             continue
         for alias in by_key.get(_normal(match.group()), ()):
             if alias.requires_context and not _has_context(text, start, end, alias.requires_context):
                 continue
             found.append(Mention(alias.name, alias.sample_path, start, end))
             break
+    found.extend(_glued_path_mentions(text, by_key))
+    return sorted(found, key=lambda m: m.start)
+
+
+def _glued_path_mentions(text: str, by_key: dict[str, list[Alias]]) -> list[Mention]:
+    # The path itself is the context, so aliases that need a context word count here too.
+    found: list[Mention] = []
+    for match in _GLUED_DDK_PATH.finditer(text):
+        rest = match.group(1).lower()
+        best: tuple[int, int, Alias] | None = None
+        for i in range(len(rest)):
+            if not _DDK_AREAS.fullmatch(rest, 0, i):
+                continue
+            for j in range(len(rest), i, -1):
+                aliases = by_key.get(rest[i:j])
+                if aliases and _DDK_TAIL.fullmatch(rest, j) and (best is None or j - i > best[1] - best[0]):
+                    best = (i, j, aliases[0])
+        if best is not None:
+            i, j, alias = best
+            base = match.start(1)
+            found.append(Mention(alias.name, alias.sample_path, base + i, base + j))
     return found

@@ -336,6 +336,13 @@ def aliases() -> list[Alias]:
         ("Open a serial port and cancel the IRP.", []),
         ("Use an inspect tool on the scanner.", []),
         ("We ported the ramdisk sample from the old WDK.", []),  # removed sample: no current path
+        # a sample's folder in an old DDK install, as a web page shows it without its backslashes
+        ("A good place to start is WinDDK6000srckmdfpcidrvsys.", [("pcidrv", "general/pcidrv")]),
+        ("see WINDDK6000srcgeneraleventexe", [("event", "general/event")]),  # the path is the context
+        ("C:WinDDK5600binx86build.exe -cZ", []),
+        # a module in a debugger stack is a loaded binary (here the inbox classpnp.sys), not the sample
+        ("Drivernvstor CLASSPNP!TransferPktComplete", []),
+        ("The classpnp library shows how a class driver queues transfers.", [("classpnp", "storage/class/classpnp")]),
     ],
 )
 def test_find_sample_mentions(aliases, sentence: str, expected: list[tuple[str, str]]):
@@ -350,6 +357,9 @@ def test_retired_aliases_only_on_request():
     assert {"ramdisk", "sfilter"} <= {a.name for a in retired}
     found = find_sample_mentions("the ramdisk sample", retired)
     assert [(m.alias, m.sample_path) for m in found] == [("ramdisk", None)]
+    found = find_sample_mentions("a similar driver than the RamDisk driver; rebuild the ndis-edge", retired)
+    assert [m.alias for m in found] == ["ramdisk", "ndisedge"]
+    assert find_sample_mentions("turn RAM into a FAT or NTFS ramdisk", retired) == []
 
 
 @pytest.mark.parametrize(
