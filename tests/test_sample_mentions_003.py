@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 from pathlib import Path
 
@@ -59,9 +61,6 @@ def test_annotation_shape():
 
 @pytest.mark.corpus
 def test_annotation_paths_and_words_are_real(corpus, seeds):
-    import gzip
-    import json
-
     catalog = json.loads(gzip.decompress((corpus / "driver-samples.json.gz").read_bytes()))
     paths = {s["path"] for s in catalog["samples"]}
     comments = split_comments((seeds / "003_c11bf7d89f898402.txt").read_text(encoding="utf-8"))
