@@ -7,9 +7,11 @@ never an exception that stops the walk.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import posixpath
 import tarfile
+import zlib
 from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,10 +53,26 @@ def _dir_prefix(root: Path) -> str:
     return root.name + "/" if root.name in TREE_ROOTS else ""
 
 
+def gunzip(data: bytes, limit: int = MAX_FILE_BYTES) -> bytes:
+    """Decompress gzip data of at most ``limit`` bytes.
+
+    Raises:
+        OSError: corrupt or truncated gzip data, or more than ``limit`` bytes once decompressed.
+    """
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+            out = fh.read(limit + 1)
+    except (OSError, EOFError, zlib.error) as exc:  # zlib.error and EOFError are not OSErrors
+        raise OSError(f"corrupt or truncated gzip data ({exc})") from None
+    if len(out) > limit:
+        raise OSError(f"file too large once decompressed (over {limit} bytes)")
+    return out
+
+
 def _read_file(path: Path) -> Callable[[], bytes]:
     def read() -> bytes:
         data = path.read_bytes()
-        return gzip.decompress(data) if path.name.endswith(".gz") else data
+        return gunzip(data) if path.name.endswith(".gz") else data
     return read
 
 
@@ -114,9 +132,9 @@ def walk_tar(archive: Path, problems: list[Problem]) -> Iterator[SourceFile]:
                 data = fh.read() if fh else b""
                 if name.endswith(".gz"):
                     try:
-                        data = gzip.decompress(data)
-                    except (OSError, EOFError) as exc:
-                        problems.append(Problem(name, f"corrupt gzip data: {exc}"))
+                        data = gunzip(data)
+                    except OSError as exc:
+                        problems.append(Problem(name, str(exc)))
                         continue
                 yield SourceFile(origin, name, len(data), lambda d=data: d)
     except (tarfile.TarError, OSError, EOFError) as exc:
