@@ -69,6 +69,10 @@ def gunzip(data: bytes, limit: int = MAX_FILE_BYTES) -> bytes:
     return out
 
 
+def _too_large(size: int) -> str:
+    return f"file too large ({size} bytes, limit {MAX_FILE_BYTES}): split it into smaller files"
+
+
 def _read_file(path: Path) -> Callable[[], bytes]:
     def read() -> bytes:
         data = path.read_bytes()
@@ -99,6 +103,9 @@ def walk_dir(root: Path, problems: list[Problem]) -> Iterator[SourceFile]:
             except OSError as exc:
                 problems.append(Problem(rel, f"cannot read file: {exc.strerror}"))
                 continue
+            if size > MAX_FILE_BYTES:
+                problems.append(Problem(rel, _too_large(size)))
+                continue
             yield SourceFile(origin, rel, size, _read_file(full))
 
 
@@ -126,7 +133,7 @@ def walk_tar(archive: Path, problems: list[Problem]) -> Iterator[SourceFile]:
                 if not wanted(name):
                     continue
                 if member.size > MAX_FILE_BYTES:
-                    problems.append(Problem(name, f"file too large ({member.size} bytes, limit {MAX_FILE_BYTES})"))
+                    problems.append(Problem(name, _too_large(member.size)))
                     continue
                 fh = tar.extractfile(member)
                 data = fh.read() if fh else b""
@@ -169,6 +176,9 @@ def walk(source: Path, problems: list[Problem]) -> Iterator[SourceFile]:
             size = source.stat().st_size
         except OSError as exc:
             problems.append(Problem(str(source), f"cannot read file: {exc.strerror}"))
+            return
+        if size > MAX_FILE_BYTES:
+            problems.append(Problem(str(source), _too_large(size)))
             return
         yield SourceFile(str(source.resolve()), source.name.removesuffix(".gz") if source.name.endswith(".json.gz")
                          else source.name, size, _read_file(source))
