@@ -90,6 +90,10 @@ def walk_dir(root: Path, problems: list[Problem]) -> Iterator[SourceFile]:
 
     for folder, dirs, files in os.walk(root, onerror=on_error, followlinks=False):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        for name in dirs:
+            if (Path(folder) / name).is_symlink():  # os.walk would skip it silently
+                rel_dir = prefix + (Path(folder) / name).relative_to(root).as_posix()
+                problems.append(Problem(rel_dir, "symbolic link to a folder: not followed"))
         for name in sorted(files):
             if not wanted(name):
                 continue
