@@ -65,12 +65,12 @@ def build_pairs(page: ApiPage) -> Iterator[Pair]:
     if params_out:
         label = page.params_label.lower()
         question = _finish(f"What are the {label} of {_the(page)}")
-        for n, part in enumerate(split_long(_params_text(page, full=True), PART_CHARS), 1):
+        for n, part in enumerate(split_long(_params_text(page, full=True), PART_CHARS, caption=f"{page.name} {page.params_label.lower()}"), 1):
             lead = f"{page.params_label} of **{page.name}**{' (continued)' if n > 1 else ''}:"
             yield Pair(question, f"{lead}\n\n{part}", {"section": label, "part": n}, kind="section",
                        heading=f"{heading} > {page.params_label}", api_names=names)
     if remarks_out:
-        for n, part in enumerate(split_long(page.remarks, PART_CHARS), 1):
+        for n, part in enumerate(split_long(page.remarks, PART_CHARS, caption=f"{page.name} remarks"), 1):
             verb = "should I know" if n == 1 else "else should I know"
             question = _finish(f"What {verb} when using {_the(page)}" if page.kind in CALLABLE
                                else f"What {verb} about {_the(page)}")

@@ -112,7 +112,7 @@ def parse(text: str, source: SourceDoc) -> Iterator[Record]:
             base_q = _with_salient_term(page_question(title, folder), root.section.text)
         else:
             base_q = section_question(node.section.title, title, folder)
-        parts = split_long(chunk.text, MAX_CHARS)
+        parts = split_long(chunk.text, MAX_CHARS, caption=node.section.title)
         for n, part in enumerate(parts, 1):
             locator: dict[str, object] = {"section": anchor}
             question = base_q

@@ -238,6 +238,11 @@ def clean_markdown(body: str, page_path: str, base_url: str | None = None) -> st
         for line in cleaned.split("\n")[:-1] if cleaned.endswith("\n") else cleaned.split("\n"):
             # two trailing spaces are a hard line break in markdown: keep exactly those
             line = line.rstrip() + ("  " if line.endswith("  ") and line.strip() else "")
+            if line.lstrip().startswith("|") and ("  " in line or "----" in line):  # padded table: fewer bytes
+                indent = line[: len(line) - len(line.lstrip())]
+                line = indent + re.sub(r" {2,}", " ", line.strip())
+                if set(line) <= set("|-: "):
+                    line = re.sub(r"-{4,}", "---", line)
             heading = _HEADING.match(line)
             if heading and not plain_text(heading.group(2) or ""):
                 continue

@@ -159,6 +159,59 @@ def test_split_long_never_cuts_code_or_tables() -> None:
     assert split_long("short", 1000) == ["short"]
 
 
+def test_split_long_cuts_a_big_table_into_valid_tables() -> None:
+    head = "| Flag | Meaning |\n| --- | --- |"
+    rows = [f"| WDF_FLAG_{i} | What flag number {i} does, said in enough words to matter. |" for i in range(120)]
+    text = "Intro paragraph.\n\n**WDF_REQUEST_SEND_OPTIONS flags**\n\n" + head + "\n" + "\n".join(rows) + "\n\nAfter."
+    parts = split_long(text, 1000)
+    assert len(parts) > 5 and all(len(p) <= 1250 for p in parts)
+    seen, first = [], 1
+    for part in parts:
+        if "| WDF_FLAG_" not in part:
+            continue
+        table = part[part.index("| Flag |"):].split("\n\n")[0].split("\n")
+        assert table[:2] == head.split("\n")  # every piece is a table of its own, header first
+        got = [line for line in table[2:] if line.startswith("| WDF_FLAG_")]
+        if seen:
+            lead = f"(continued: rows {first}–{first + len(got) - 1} of the WDF_REQUEST_SEND_OPTIONS flags table)"
+            assert part.startswith(lead)
+        seen += got
+        first += len(got)
+    assert seen == rows and parts[-1].endswith("After.")
+    # no caption of its own: the caller's (the section title) names it
+    parts = split_long(head + "\n" + "\n".join(rows), 1000, caption="Send options")
+    assert parts[1].startswith("(continued: rows ") and "of the Send options table)" in parts[1]
+    assert split_long(head + "\n" + "\n".join(rows[:40]), 1000) == [head + "\n" + "\n".join(rows[:40])]  # < 4000
+
+
+def test_split_long_cuts_a_huge_code_block_at_blank_lines_only() -> None:
+    functions = [f"int f{i}(void)\n{{\n" + "    x = x + 1;  // step\n" * 12 + "}" for i in range(40)]
+    code = "```c\n" + "\n\n".join(functions) + "\n```"
+    parts = split_long(code, 2500)
+    assert len(code) > 8000 and len(parts) > 2 and all(len(p) < 4200 for p in parts)
+    assert parts[0].startswith("```c\nint f0(void)") and all(p.endswith("\n```") for p in parts)
+    assert all(fences_balanced(p) for p in parts)
+    assert all(re.match(r"\(continued: lines \d+–\d+ of the code block\)\n\n```c\nint f", p) for p in parts[1:])
+    bodies = [p[p.index("```c\n") + 5 : -4] for p in parts]
+    assert "\n\n".join(bodies) == "\n\n".join(functions)
+    solid = "```\n" + "mov eax, 1\n" * 900 + "```"  # no blank line to cut at: stays whole
+    assert split_long(solid, 2500) == [solid]
+    medium = "```\n" + "line\n\n" * 1000 + "```"  # 6,000 chars: under the 8,000 limit, whole
+    assert split_long("Text.\n\n" + medium, 2500)[0].endswith(medium)
+
+
+def test_split_long_cuts_long_lists_between_items() -> None:
+    items = [f"- [**WdfFunction{i}**](https://learn.microsoft.com/x/nf-wdf-wdffunction{i})" for i in range(150)]
+    nested = "- Top item\n" + "\n".join(f"      - nested item number {i} with words" for i in range(120))
+    for text in ("\n".join(items), nested):
+        parts = split_long(text, 1000)
+        assert len(parts) > 2 and all(len(p) <= 1250 for p in parts)  # a small last part may join its neighbour
+        assert all(p.startswith("- ") for p in parts), "a part starts inside an item or as indented code"
+    assert [line for p in split_long("\n".join(items), 1000) for line in p.split("\n")] == items
+    syntax = " ".join(f"[/option{i}:<value>]" for i in range(400))  # no sentence ends at all
+    assert all(len(p) <= 2000 for p in split_long(syntax, 1000))
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["p", "code", "table", "list"]), st.integers(1, 40)), min_size=1,
                 max_size=12))
