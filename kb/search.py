@@ -102,15 +102,17 @@ def ident_leg(db: Database, idents: Sequence[str], filters: Filters, limit: int)
     return [r[0] for r in db.execute(sql, [fts_or([i.lower() for i in idents]), *params, limit])]
 
 
-def named_api_pairs(db: Database, words: Sequence[str], filters: Filters) -> list[int]:
-    """Pairs of the API reference pages whose API name the query spells out (any case)."""
+def named_api_pairs(db: Database, words: Sequence[str], filters: Filters) -> list[tuple[int, str]]:
+    """(pair n, source) of the API reference pages whose API name the query spells out (any case), page order."""
     names = sorted({w.lower() for w in words if len(w) > 3})
     if not names:
         return []
     where, params = filters.sql()
-    sql = (f"SELECT p.n FROM api_index a JOIN pairs p ON p.source = a.source WHERE a.name IN "
-           f"({','.join('?' * len(names))}) {where} ORDER BY p.position")
-    return [r[0] for r in db.execute(sql, [*names, *params])]
+    # Only API reference pages are "the API's own" pages: an article that mentions the API is not.
+    sql = (f"SELECT p.n, p.source FROM api_index a JOIN sources s ON s.path = a.source AND s.kind = 'api-ref' "
+           f"JOIN pairs p ON p.source = a.source WHERE a.name IN ({','.join('?' * len(names))}) {where} "
+           f"ORDER BY p.source, p.position")
+    return [(r[0], r[1]) for r in db.execute(sql, [*names, *params])]
 
 
 def dense_leg(index: Any, vector: np.ndarray, db: Database, filters: Filters, limit: int) -> list[int]:
@@ -216,12 +218,21 @@ def search(db: Database, query: str, *, index: Any = None, embedder: Any = None,
     fused = rrf(rankings, params.rrf_k)
     named = named_api_pairs(db, words, filters) if "api" in params.legs else []
     if named:
-        # The query spells out an API: its own reference pairs lead. A bare name keeps the page order
-        # (overview first); a question about the API lets the fused scores pick the best of its pairs.
+        # The query spells out an API: its own reference pairs lead. A bare name lists the page in order
+        # (overview first); a question about the API lifts only the API's best two pairs by fused score,
+        # so the conceptual pages that answer the question still make the first page of results.
         top = max(fused.values(), default=0.0) + 1.0
         bare = bool(terms) and all(db.execute("SELECT 1 FROM api_index WHERE name = ?", [t]).fetchone() for t in terms)
-        for position, n in enumerate(named):
-            fused[n] = top + (1.0 - position * 1e-3 if bare else fused.get(n, 0.0) - position * 1e-6)
+        if bare:
+            for position, (n, _source) in enumerate(named):
+                fused[n] = top + 1.0 - position * 1e-3
+        else:
+            by_source: dict[str, list[int]] = {}
+            for n, source in named:
+                by_source.setdefault(source, []).append(n)
+            for ns in by_source.values():
+                for n in sorted(ns, key=lambda n: -fused.get(n, 0.0))[:2]:
+                    fused[n] = top + fused.get(n, 0.0)
     ordered = sorted(fused, key=lambda n: -fused[n])
     results: list[dict[str, Any]] = []
     window = ordered[: params.k * 4 + 20]
