@@ -23,8 +23,9 @@ def decode(data: bytes) -> str:
             return data.decode("utf-16")
         except UnicodeDecodeError as exc:
             raise ParseError(f"invalid UTF-16 text at byte {exc.start}") from None
-    if b"\x00" in data[:8192]:
-        raise ParseError("binary file (NUL bytes): not a text source")
+    nul = data.find(b"\x00")  # the whole file: a NUL past the first 8 KB still means binary or corrupt
+    if nul >= 0:
+        raise ParseError(f"binary file (NUL byte at offset {nul}): not a text source")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
