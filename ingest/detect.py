@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import importlib
+import json
 import re
 
 from kb.errors import ParseError
@@ -41,6 +42,16 @@ def _looks_like(module: str, text: str) -> bool:
     return bool(func and func(text))
 
 
+def _is_json(text: str) -> bool:
+    if text.lstrip()[:1] not in ("{", "["):  # a markdown page may start with "[link](...)": that fails below
+        return False
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 def detect(path: str, text: str) -> str:
     """The format name (a key of ``ingest.PARSERS``) for a file, or ``NOT_A_SOURCE``.
 
@@ -73,6 +84,8 @@ def detect(path: str, text: str) -> str:
             return NOT_A_SOURCE
         raise ParseError("JSON file of no known export format (Discourse topic, Slack export day, samples catalog)")
     if lower.endswith(".md"):
+        if _is_json(text):
+            raise ParseError("JSON content in a .md file: rename it to .json if it is an export, else fix its content")
         if "/includes/" in lower or lower.startswith("includes/"):
             return NOT_A_SOURCE
         if "wdk-ddi-src/" in lower:
