@@ -197,7 +197,7 @@ class SlackBot:
         reply = Reply(command["channel_id"], user=command["user_id"], response_url=command.get("response_url"))
         team = _team(command, context)
         with self._guard(client, reply, "slash command"):
-            self._ask(client, reply, text, text, user=command["user_id"], team=team, ephemeral=True,
+            self._ask(client, reply, text, user=command["user_id"], team=team, ephemeral=True,
                       where={"channel": command["channel_id"], "ts": None, "team": team})
 
     def answer_mention(self, event: dict[str, Any], body: dict[str, Any], client: WebClient,
@@ -214,7 +214,7 @@ class SlackBot:
                 self._send(client, reply, blocks.notice(blocks.USAGE))
                 return
             previous = self.threads.get(channel, thread_ts) if event.get("thread_ts") else None
-            self._ask(client, reply, text, self._with_context(previous, text), user=event.get("user"),
+            self._ask(client, reply, self._with_context(previous, text), user=event.get("user"),
                       team=_team(body, context), remember=(channel, thread_ts),
                       where={"channel": channel, "ts": event["ts"], "team": _team(body, context)})
 
@@ -239,7 +239,7 @@ class SlackBot:
             return
         reply = Reply(channel, thread_ts=thread_ts)
         with self._guard(client, reply, "message"):
-            self._ask(client, reply, text, self._with_context(previous, text), user=event.get("user"),
+            self._ask(client, reply, self._with_context(previous, text), user=event.get("user"),
                       team=_team(body, context), remember=(channel, thread_ts or ts),
                       where={"channel": channel, "ts": ts, "team": _team(body, context)})
 
@@ -250,7 +250,7 @@ class SlackBot:
         room = self.settings.max_query_chars - len(text) - 1
         return (previous[:room] + " " + text).strip() if room > 0 else text[: self.settings.max_query_chars]
 
-    def _ask(self, client: WebClient, reply: Reply, text: str, search_text: str, *, user: str | None, team: str,
+    def _ask(self, client: WebClient, reply: Reply, search_text: str, *, user: str | None, team: str,
              where: dict[str, Any], ephemeral: bool = False, remember: tuple[str, str] | None = None) -> None:
         if not self.limiter.allow(team):
             log.warning("Slack workspace %s is over %s questions/minute: not searching", team, self.limiter.per_minute)
@@ -266,12 +266,15 @@ class SlackBot:
         s = self.settings
         if blocks.is_confident(search_text, results, s.min_score, s.min_overlap):
             message = blocks.answer_message(search_text, results, s.public_url, ephemeral=ephemeral)
+            self._send(client, reply, message)
         else:
-            message = blocks.weak_message(search_text, results, s.public_url)
-            kb.record_open_question(search_text, origin="slack", asked_by=user, context=where)
-        self._send(client, reply, message)
-        if remember:
-            self.threads.remember(remember[0], remember[1], text)
+            self._send(client, reply, blocks.weak_message(search_text, results, s.public_url))
+            try:  # the asker has their answer; failing to keep the question is for the log only
+                kb.record_open_question(search_text, origin="slack", asked_by=user, context=where)
+            except Exception:
+                log.exception("could not record the open question %r", search_text[:200])
+        if remember:  # the whole conversation so far, so a third turn still knows what the first one was about
+            self.threads.remember(remember[0], remember[1], search_text)
 
     # -- sharing and feedback ----------------------------------------------------------------------------------
     def share(self, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:

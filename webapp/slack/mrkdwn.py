@@ -68,6 +68,7 @@ def _inline(text: str, base_url: str | None) -> str:
         target = resolve_url(m.group(2), base_url)
         return keep(link(target, label) if target else escape(label))
 
+    text = text.replace("\x00", "").replace("\x01", "")  # our placeholder marks; never meaningful in an answer
     text = _DROP_WITH_CONTENT_RE.sub("", text)
     text = _TAG_RE.sub(lambda m: " " if m.group(0).lower().startswith("<br") else "", text)
     text = _CODE_SPAN_RE.sub(code_span, text)
