@@ -25,6 +25,7 @@ from ingest.detect import decode
 from ingest.detect import detect
 from kb.embed import text_hash
 from kb.errors import KBError
+from kb.errors import ParseError
 from kb.models import OpenQuestion
 from kb.models import Pair
 from kb.models import Sample
@@ -220,6 +221,8 @@ class Ingestor:
             return
         try:
             text = decode(data)
+            if not text.strip():  # parsers would yield nothing, silently
+                raise ParseError("empty file (or only whitespace): nothing to ingest")
             fmt = self.fmt or detect(sf.path, text)
             if fmt == NOT_A_SOURCE:
                 self.summary.not_sources += 1
