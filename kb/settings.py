@@ -41,10 +41,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", "127.0.0.1", "Address `kb serve` binds to (127.0.0.1: only this machine can connect)."),
     Setting("PORT", 5000, "Port `kb serve` listens on."),
     Setting("THREADS", 8, "Worker threads of the production server (waitress)."),
+    Setting("SLACK_SIGNING_SECRET", "", "Slack app signing secret (Basic Information); without it /slack/events answers 503."),
+    Setting("SLACK_BOT_TOKEN", "", "Slack bot token, xoxb-... (OAuth & Permissions)."),
+    Setting("SLACK_APP_TOKEN", "", "Slack app-level token, xapp-... with connections:write, for `kb slack --socket`."),
+    Setting("SLACK_API_URL", "https://slack.com/api/", "Base URL of the Slack Web API (tests point it at a local mock)."),
+    Setting("SLACK_RATE_LIMIT", 30, "Questions per minute per Slack workspace before the bot asks to slow down (0: off)."),
+    Setting("SLACK_MIN_SCORE", 0.025, "Fused score the best match needs for a confident Slack answer."),
+    Setting("SLACK_MIN_OVERLAP", 0.6, "Share of the question's content words the best match must contain (Slack)."),
+    Setting("SLACK_COMMAND", "/driverkb", "The bot's slash command (change slack/manifest.yml too)."),
     Setting("PUBLIC_URL", "http://127.0.0.1:5000", "Base URL of the web UI, used in links from the Slack bot."),
 )
 
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+SECRETS = frozenset({"SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "ADMIN_TOKEN"})
+
+
+def shown(name: str, value: Any) -> Any:
+    """A setting's value fit for printing: secrets masked."""
+    if name in SECRETS and value:
+        return "****" + str(value)[-4:] if len(str(value)) > 8 else "****"
+    return value
 
 
 def _coerce(name: str, value: str) -> Any:

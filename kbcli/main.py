@@ -373,6 +373,20 @@ def serve(host: str | None, port: int | None, threads: int | None, dev: bool, da
     waitress_serve(app, host=settings["HOST"], port=settings["PORT"], threads=settings["THREADS"], ident="driver-kb")
 
 
+@cli.command(name="slack")
+@click.option("--socket", is_flag=True, required=True, help="Connect over Socket Mode (SLACK_APP_TOKEN).")
+@data_dir_option
+@kb_errors
+def slack_cmd(socket: bool, data_dir: Path | None) -> None:
+    """Run the Slack bot over Socket Mode (no public URL needed; HTTP mode is /slack/events on `kb serve`).
+
+    Example: KB_SLACK_APP_TOKEN=xapp-... KB_SLACK_BOT_TOKEN=xoxb-... kb slack --socket
+    """
+    from webapp.slack import run_socket_mode
+
+    run_socket_mode(load_settings(data_dir))
+
+
 @cli.command(name="settings")
 @json_option
 def settings_cmd(as_json: bool) -> None:
@@ -380,7 +394,7 @@ def settings_cmd(as_json: bool) -> None:
 
     Example: KB_TOP_K=20 kb settings
     """
-    current = load_settings()
+    current = {name: kb_settings.shown(name, value) for name, value in load_settings().items()}
     if as_json:
         click.echo(json.dumps([{"name": s.name, "value": current[s.name], "default": s.default, "help": s.help}
                                for s in kb_settings.SETTINGS], indent=2))

@@ -57,6 +57,9 @@ def create_app(test_config: dict[str, Any] | None = None, kb: KBService | None =
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     errors.init_app(app)
+    from webapp import slack
+
+    slack.init_app(app)
     app.after_request(_security_headers)
     return app
 
