@@ -8,6 +8,7 @@ import platform
 import re
 import shutil
 import threading
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -102,8 +103,12 @@ def export_quantized(location: str, target: Path, quantization: str) -> str:
             from sentence_transformers import SentenceTransformer
             from sentence_transformers import export_dynamic_quantized_onnx_model
 
-            model = SentenceTransformer(str(tmp), backend="onnx", device="cpu")
-            export_dynamic_quantized_onnx_model(model, quantization, str(tmp), file_suffix=f"int8_{quantization}")
+            # The torch tracer warns about constants folded into the graph (harmless for this export); under
+            # warnings-as-errors (pytest) such a warning would abort the trace from inside torch.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = SentenceTransformer(str(tmp), backend="onnx", device="cpu")
+                export_dynamic_quantized_onnx_model(model, quantization, str(tmp), file_suffix=f"int8_{quantization}")
         except Exception as exc:
             raise MissingDependency(f"exporting {location} to ONNX int8 failed ({type(exc).__name__}: {exc}): "
                                     f"{PIP_HINT}, or set KB_EMBED_BACKEND=torch") from exc
