@@ -124,7 +124,9 @@ def walk_tar(archive: Path, problems: list[Problem]) -> Iterator[SourceFile]:
     """Regular files inside a .tar.gz (read in one streaming pass; unsafe names are reported)."""
     origin = str(archive.resolve())
     try:
-        with tarfile.open(archive, "r:*") as tar:
+        # "r:*" would try every compression and report all four failures on four lines
+        mode = "r:gz" if archive.name.lower().endswith((".gz", ".tgz")) else "r:*"
+        with tarfile.open(archive, mode) as tar:
             for member in tar:
                 if not member.isfile():
                     if member.issym() or member.islnk():
