@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -149,13 +150,34 @@ def save(index: Index, folder: Path, model: str, extra: dict[str, Any] | None = 
     meta_tmp = folder / (META_FILE + f".{os.getpid()}.tmp")
     meta_tmp.write_text(json.dumps(meta, indent=2))
     os.replace(meta_tmp, folder / META_FILE)
-    for old in folder.glob("index-*"):
-        if old.name != file_name and not old.name.endswith(".tmp"):
+    for old in folder.glob("index*"):
+        if old.name.endswith(".tmp") and _writer_gone(old.name) or (
+                old.name.startswith("index-") and old.name != file_name and not old.name.endswith(".tmp")):
             try:
                 old.unlink()
             except OSError:
                 pass  # a reader on another platform may hold it; the next save retries
     return meta
+
+
+_TMP_RE = re.compile(r"index-\d{8}T\d{6}-(\d+)-\d+\.\w+\.tmp|index\.json\.(\d+)\.tmp")
+
+
+def _writer_gone(name: str) -> bool:
+    # A .tmp whose writing process no longer exists was left by a killed save (another live save keeps its own).
+    match = _TMP_RE.fullmatch(name)
+    if match is None or os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
+        return False
+    pid = int(match.group(1) or match.group(2))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def read_meta(folder: Path) -> dict[str, Any] | None:
