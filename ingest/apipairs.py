@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
+from dataclasses import replace
+from functools import partial
 
 from ingest.apipage import CALLABLE
 from ingest.apipage import ApiPage
 from ingest.markdown import plain_text
 from ingest.markdown import split_long
+from ingest.part_questions import Frame
+from ingest.part_questions import content_questions
+from ingest.part_questions import distinct_questions
 from kb.models import Pair
 from kb.models import Record
 from kb.models import SourceMeta
@@ -60,33 +67,64 @@ def build_pairs(page: ApiPage) -> Iterator[Pair]:
         return
     heading = f"{page.name} {page.kind}"
     overview, remarks_out, params_out = _overview(page)
-    yield Pair(_overview_question(page), overview, {"section": "overview"}, kind="overview", heading=heading,
-               api_names=names)
+    pairs = [Pair(_overview_question(page), overview, {"section": "overview"}, kind="overview", heading=heading,
+                  api_names=names)]
+    entries: list[tuple[str, Callable[[], Iterable[str]]]] = [(pairs[0].question, tuple)]
+    frame = _frame(page)
     if params_out:
         label = page.params_label.lower()
         question = _finish(f"What are the {label} of {_the(page)}")
-        for n, part in enumerate(split_long(_params_text(page, full=True), PART_CHARS, caption=f"{page.name} {page.params_label.lower()}"), 1):
+        parts = split_long(_params_text(page, full=True), PART_CHARS, caption=f"{page.name} {label}")
+        for n, part in enumerate(parts, 1):
             lead = f"{page.params_label} of **{page.name}**{' (continued)' if n > 1 else ''}:"
-            yield Pair(question, f"{lead}\n\n{part}", {"section": label, "part": n}, kind="section",
-                       heading=f"{heading} > {page.params_label}", api_names=names)
+            pairs.append(Pair(question, f"{lead}\n\n{part}", {"section": label, "part": n}, kind="section",
+                              heading=f"{heading} > {page.params_label}", api_names=names))
+            documented = [p.name for p in page.params if p.name and _documents(part, p.name)]
+            entries.append((question, partial(content_questions, part, frame, "\n\n".join(parts[: n - 1]),
+                                              documented, label)))
     if remarks_out:
-        for n, part in enumerate(split_long(page.remarks, PART_CHARS, caption=f"{page.name} remarks"), 1):
-            verb = "should I know" if n == 1 else "else should I know"
-            question = _finish(f"What {verb} when using {_the(page)}" if page.kind in CALLABLE
-                               else f"What {verb} about {_the(page)}")
+        question = _finish(f"What should I know when using {_the(page)}" if page.kind in CALLABLE
+                           else f"What should I know about {_the(page)}")
+        parts = split_long(page.remarks, PART_CHARS, caption=f"{page.name} remarks")
+        for n, part in enumerate(parts, 1):
             # every part names the API: keyword search on the name must find each of them
             lead = f"Remarks on **{page.name}**{' (continued)' if n > 1 else ''}:"
-            yield Pair(question, f"{lead}\n\n{part}",
-                       {"section": "remarks", "part": n}, kind="section", heading=f"{heading} > Remarks",
-                       api_names=names)
+            pairs.append(Pair(question, f"{lead}\n\n{part}", {"section": "remarks", "part": n}, kind="section",
+                              heading=f"{heading} > Remarks", api_names=names))
+            entries.append((question, partial(_remarks_alternatives, part, frame, "\n\n".join(parts[: n - 1]),
+                                              question)))
     irql = irql_answer(page)
     if irql:
-        yield Pair(_irql_question(page), irql, {"fact": "irql"}, kind="fact", heading=f"{heading} > IRQL",
-                   api_names=names)
+        pairs.append(Pair(_irql_question(page), irql, {"fact": "irql"}, kind="fact", heading=f"{heading} > IRQL",
+                          api_names=names))
+        entries.append((pairs[-1].question, tuple))
     reqs = requirements_answer(page)
     if reqs:
-        yield Pair(_requirements_question(page), reqs, {"fact": "requirements"}, kind="fact",
-                   heading=f"{heading} > Requirements", api_names=names)
+        pairs.append(Pair(_requirements_question(page), reqs, {"fact": "requirements"}, kind="fact",
+                          heading=f"{heading} > Requirements", api_names=names))
+        entries.append((pairs[-1].question, tuple))
+    for pair, question in zip(pairs, distinct_questions(entries)):
+        yield replace(pair, question=question) if question != pair.question else pair
+
+
+def _frame(page: ApiPage) -> Frame:
+    the = _the(page)
+    if page.kind in CALLABLE:
+        return Frame(the, f"using {the}", f"when using {the}", page.title, name=page.name)
+    if page.kind == "IOCTL":
+        return Frame(the, f"sending {the}", f"when sending {the}", page.title, name=page.name)
+    return Frame(the, the, f"in {the}", page.title, name=page.name)
+
+
+def _documents(part: str, name: str) -> bool:
+    """Whether a parameters part holds the entry of ``name`` (its line starts with the name)."""
+    return bool(re.search(rf"^(?:`{re.escape(name)}`|\*\*{re.escape(name)}\*\*)", part, re.M))
+
+
+def _remarks_alternatives(part: str, frame: Frame, before: str, question: str) -> Iterator[str]:
+    yield from content_questions(part, frame, before, question=question)
+    yield _finish(f"What else should I know {frame.suffix}" if frame.suffix.startswith("when")
+                  else f"What else should I know about {frame.owner}")
 
 
 def _the(page: ApiPage) -> str:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
+from functools import partial
 
 from ingest.markdown import Section
 from ingest.markdown import clean_markdown
@@ -16,6 +20,10 @@ from ingest.markdown import slugify
 from ingest.markdown import split_front_matter
 from ingest.markdown import split_long
 from ingest.markdown import split_sections
+from ingest.part_questions import Frame
+from ingest.part_questions import content_questions
+from ingest.part_questions import distinct_questions
+from ingest.part_questions import heading_frame
 from ingest.questions import base_verb
 from ingest.questions import generic_question
 from ingest.questions import page_question
@@ -100,7 +108,10 @@ def parse(text: str, source: SourceDoc) -> Iterator[Record]:
     root = _tree(sections, title)
     chunks = _merge_small(_chunks(root))
     folder = posixpath.dirname(source.path)
+    topic = page_topic(title, folder)
     seen: set[str] = set()
+    pairs: list[Pair] = []
+    entries: list[tuple[str, Callable[[], Iterable[str]]]] = []
     for chunk in chunks:
         node = chunk.node
         is_root = node is root
@@ -112,21 +123,36 @@ def parse(text: str, source: SourceDoc) -> Iterator[Record]:
             base_q = _with_salient_term(page_question(title, folder), root.section.text)
         else:
             base_q = section_question(node.section.title, title, folder)
+        frame = heading_frame("" if is_root else node.section.title, title, folder, fallback=topic)
         parts = split_long(chunk.text, MAX_CHARS, caption=node.section.title)
         for n, part in enumerate(parts, 1):
             locator: dict[str, object] = {"section": anchor}
-            question = base_q
             if len(parts) > 1:
                 locator["part"] = n
-                question = _part_question(part, title, folder) or base_q if n > 1 else base_q
-            yield Pair(
-                question=question,
+            before = "\n\n".join(parts[: n - 1])
+            entries.append((base_q, partial(_alternatives, part, before, frame, base_q, node if n == 1 else None)))
+            pairs.append(Pair(
+                question=base_q,
                 answer=part,
                 locator=locator,
                 kind="section",
                 heading=" > ".join((title, *node.path)),
                 api_names=find_api_names(part),
-            )
+            ))
+    for pair, question in zip(pairs, distinct_questions(entries)):
+        yield replace(pair, question=question) if question != pair.question else pair
+
+
+def _alternatives(part: str, before: str, frame: Frame, question: str, node: _Node | None) -> Iterator[str]:
+    """Other questions for a pair whose question an earlier pair of the page has taken, best first."""
+    if node is not None and node.path:  # a whole section: its place in the page tells it apart first
+        heading = node.section.title
+        if len(node.path) > 1 and generic_question(node.path[-2], frame.title) is None:
+            yield f"{question.rstrip('?')} ({sentence_case(node.path[-2])})?"
+        if generic_question(heading, frame.title, frame.folder):
+            yield f"What does the {heading} section say about {page_topic(frame.title, frame.folder)}?"
+    yield from content_questions(part, frame, before, question=question)
+    yield f"What else should I know about {frame.owner}?"
 
 
 def find_api_names(text: str, limit: int = MAX_API_NAMES) -> tuple[str, ...]:
@@ -243,14 +269,3 @@ def _with_salient_term(question: str, body: str) -> str:
     if ranked and ranked[0][1] >= 6 and (len(ranked) == 1 or ranked[0][1] >= 2 * ranked[1][1]):
         return f"{question[:-1]} ({ranked[0][0]})?"
     return question
-
-
-def _part_question(part: str, title: str, folder: str) -> str:
-    """A question for a later part of a split section, from the sub-heading it starts with (if any)."""
-    first, _, after = part.lstrip().partition("\n")
-    m = re.match(r"^#{1,6}\s+(.+)$", first)
-    if not m and (not after.strip() or after.startswith("\n")):  # a bold line standing alone is a sub-heading
-        m = re.match(r"^\*\*([^*]{4,100})\*\*:?$", first)
-    if not m:
-        return ""
-    return section_question(m.group(1), title, folder)

@@ -90,7 +90,8 @@ _PROPER_PHRASES = re.compile(
     r"|(?:Static )?Driver Verifier|Application Verifier|Device Manager|Plug and Play|Event Viewer|Task Manager"
     r"|Secure Boot|Device Stage|Hyper-V [A-Z][a-z]+)\b"
 )
-_VERBS = set(
+# verbs that start an imperative heading ("Install the driver")
+IMPERATIVE_VERBS = set(
     "access activate add allocate analyze apply assign attach authenticate authorize avoid bind browse build "
     "call cancel capture change check choose click clone close collect compare compile complete configure "
     "connect convert copy create debug declare decrease decrypt define delete deploy detect determine disable "
@@ -287,7 +288,7 @@ def verb_question(phrase: str) -> str | None:
     if first in {"what", "what's", "why", "when", "where", "which", "who", "can", "do", "does", "is", "are",
                  "should", "will", "could", "would", "did"}:
         return " ".join(words) + "?"
-    if first == "to" and len(words) > 2 and words[1].lower() in _VERBS | _AMBIGUOUS:
+    if first == "to" and len(words) > 2 and words[1].lower() in IMPERATIVE_VERBS | _AMBIGUOUS:
         return _how_do_i(sentence_case(rest))
     if first.endswith("ing") and len(first) >= 5 and first not in _NOT_GERUND and words[0][:1].isupper():
         if first == "understanding":
@@ -296,7 +297,7 @@ def verb_question(phrase: str) -> str | None:
             return None
         return _how_do_i(f"{base_verb(first)} {sentence_case(rest)}")
     second = words[1].lower() if len(words) > 1 else ""
-    if first in _VERBS and second and not second[:1].isdigit() or first in _AMBIGUOUS and second in _DETERMINERS:
+    if first in IMPERATIVE_VERBS and second and not second[:1].isdigit() or first in _AMBIGUOUS and second in _DETERMINERS:
         return _how_do_i(sentence_case(" ".join(words)))
     if len(words) > 2 and re.match(r"(?:best practices|design guidelines|known issues|common issues)\s", phrase, re.I):
         return f"What are the {sentence_case(' '.join(words))}?"

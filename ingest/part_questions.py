@@ -1,0 +1,350 @@
+"""Questions from a part's own content, and the pass that gives every pair of a page a question of its own."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ingest.markdown import plain_text
+from ingest.questions import IMPERATIVE_VERBS
+from ingest.questions import finish_question
+from ingest.questions import generic_question
+from ingest.questions import section_question
+from ingest.questions import sentence_case
+
+_HEADING_LINE = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.M)
+_BOLD_LINE = re.compile(r"^\*\*([^*\n]{3,100})\*\*:?$", re.M)
+# a bold term that opens a paragraph or list item: "- **Operator logo**  ", "**CheckForHangTimeInSeconds**: ..."
+_BOLD_LEAD = re.compile(r"^[ \t]*(?:[-*+][ \t]+|\d+[.)][ \t]+)?\*\*([^*\n]{2,60}?)\*\*", re.M)
+_CONTINUED_ROWS = re.compile(r"^\(continued: rows \d+–\d+ of the (.+?) table\)")
+_CONTINUED_CODE = re.compile(r"^\(continued: lines \d+–\d+ of the code block\)")
+_MARKED = re.compile(r"`([^`\n]{3,60})`|\*\*([^*\n]{3,60}?)\*\*|\[\*{0,2}([^\]\n]{3,60}?)\*{0,2}\]\(")
+_IDENTIFIER = re.compile(r"^[!.@#]?[A-Za-z_][\w:.!#@]*$")
+# a call inside a body (indented, or after "=", "(" or ","); an unindented "Name(" starts a definition
+_CALLED = re.compile(r"(?:^[ \t]+|[=(,]\s*|\breturn\s+)([A-Z][A-Za-z0-9]+[A-Z][A-Za-z0-9]*|[A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+)\s*\(",
+                     re.M)
+_EXAMPLE_LEAD = re.compile(
+    r"\b(?:The|This|These) following (?:\w+ ){0,3}?(?:example|examples|sample|snippet|listing|code|output|XML|INF)"
+    r"\s+(?:\w+\s+){0,3}?(?:shows?|demonstrates?|illustrates?|describes?|gives?|contains?)\s+(how to\s+)?"
+    r"(.{6,140}?)(?:[.:]\s|[.:]?$)",
+    re.I,
+)
+_CLAUSE_LEAD = re.compile(r"^(If|When|Before|After|While|Once|Unless|Until)\s+([^,;:.]{8,110}),\s")
+_TO_LEAD = re.compile(r"^To\s+([a-z]+\s[^,;:.]{4,100}),\s")
+_SUBJECT = re.compile(
+    r"^((?:The|A|An|Each|Every)\s+[^,;:.()]{3,70}?)\s+(?:is|are|was|must|should|can|cannot|may|might|does|do|"
+    r"specifies|specify|contains|contain|provides|provide|returns|return|defines|define|describes|describe|"
+    r"indicates|indicate|holds|hold|has|have|uses|use|receives|receive|sends|send|calls|call)\b"
+)
+_NOISE_TERMS = {"note", "important", "tip", "warning", "caution", "notes", "example", "examples", "remarks",
+                "syntax", "parameters", "return value", "true", "false", "null", "optional", "contents",
+                "table of contents", "in this article", "general", "more information", "details", "summary"}
+_MEANING_COLUMNS = {"meaning", "description", "descriptions", "value", "values", "purpose", "remarks", "comments",
+                    "comment", "details", "explanation", "definition", "notes", "use", "usage"}
+
+
+@dataclass(frozen=True)
+class Frame:
+    """How questions about one section or API page name their subject.
+
+    ``owner`` follows "the flags of ...", ``topic`` follows "an example of ...", ``suffix`` ends
+    "What should I know about X ...".
+    """
+
+    owner: str  # "WdfRequestSend", "the !for_each_module extension", "service metadata contents"
+    topic: str  # "using WdfRequestSend", "setting contexts"
+    suffix: str  # "when using WdfRequestSend", "in service metadata contents"
+    title: str = ""  # the page title, for sub-headings that say "Remarks"
+    folder: str = ""
+    name: str = ""  # the API name, for "What do the WDF_TIMER_CONFIG members A and B mean?"
+
+
+def heading_frame(heading: str, title: str, folder: str = "", fallback: str = "") -> Frame:
+    """The Frame of a docs section, from its heading (generic headings such as "Remarks" use the page topic).
+
+    Args:
+        heading: the section heading (plain text).
+        title: the page title.
+        folder: the page's folder.
+        fallback: the page topic, used when the heading says nothing of its own.
+
+    Returns:
+        e.g. Frame(owner="setting contexts", topic="setting contexts", suffix="when setting contexts").
+    """
+    heading = re.sub(r"\s*\([^)]*\)$", "", heading.strip("[] ")).strip()
+    phrase = sentence_case(heading) if heading else ""
+    first, _, rest = phrase.partition(" ")
+    first = first.lower()
+    generic = not phrase or len(phrase) > 70 or phrase.endswith("?") or phrase.lower() in _NOISE_TERMS
+    if generic or first in {"to", "how", "what", "why", "when", "which", "step"} or generic_question(heading, title):
+        owner = fallback or sentence_case(title)
+        return Frame(owner, owner, f"for {owner}", title, folder)
+    if first in IMPERATIVE_VERBS and rest:  # "Create a virtual HID device": creating a virtual HID device
+        phrase = f"{_gerund(first)} {rest}"
+        first = phrase.split(" ", 1)[0]
+    if first.endswith("ing") and len(first) > 4:
+        return Frame(phrase, phrase, f"when {phrase}", title, folder)
+    return Frame(phrase, phrase, f"in {phrase}", title, folder)
+
+
+# short verbs that double their last consonant: set -> setting
+_DOUBLING = set("set get run put stop map plan ship step drop scan submit debug log tag plug unplug begin commit "
+                "control omit permit swap trim wrap shut cut hit let sit".split())
+
+
+def _gerund(verb: str) -> str:
+    if verb in _DOUBLING:
+        return verb + verb[-1] + "ing"
+    if verb.endswith("ie"):
+        return verb[:-2] + "ying"
+    if verb.endswith("e") and not verb.endswith(("ee", "ye", "oe")):
+        return verb[:-1] + "ing"
+    return verb + "ing"
+
+
+def content_questions(part: str, frame: Frame, before: str = "", names: Sequence[str] = (),
+                      kind: str = "", question: str = "") -> Iterator[str]:
+    """Questions that say what one part of a section covers, best first, from the part's own content.
+
+    Args:
+        part: the part's markdown.
+        frame: how to name the section's subject.
+        before: the text of the earlier parts of the same section (terms already covered there count less,
+            and the sub-heading still in effect at the part's start comes from it).
+        names: the parameter, member or value names the part documents (API pages), in order.
+        kind: what ``names`` are ("members", "parameters", "values").
+        question: the section's own question; a part that only lists names asks it for its range of names.
+
+    Returns:
+        An iterator over candidate questions (possibly none).
+    """
+    text = part.strip()
+    lead = _first_block(text)
+    if names:
+        yield _names_question(names, kind, frame)
+    heading = _HEADING_LINE.match(text) or _BOLD_LINE.match(lead)
+    if heading:
+        yield _heading_question(heading.group(1), frame)
+    listed = _listed_terms(text)
+    if listed and question:
+        yield f"{question.rstrip('?')} ({listed[0]} to {listed[-1]})?"
+    table = _CONTINUED_ROWS.match(text)
+    if table:
+        rows = _first_cells(text)
+        if rows:
+            yield finish_question(f"What does the {table.group(1)} table say about {_span(rows)}")
+    if _table_first(text):
+        question = _table_question(text, frame)
+        if question:
+            yield question
+    example = _EXAMPLE_LEAD.search(plain_text(" ".join(text[:600].split("\n\n")[:2])))
+    if example:
+        yield _example_question(example, frame)
+    if _CONTINUED_CODE.match(text) or _code_share(text) > 0.5:
+        called = [name for name in dict.fromkeys(_CALLED.findall(text)) if name not in frame.owner]
+        called = sorted(called, key=lambda name: name.isupper())[:2]  # functions say more than macros
+        if called:
+            yield finish_question(f"What is an example of {frame.topic} that calls {_join(called)}")
+        yield finish_question(f"What is an example of {frame.topic}")
+    terms = _bold_leads(text, frame)
+    if terms:
+        yield finish_question(f"What should I know about {_span(terms)} {frame.suffix}")
+    later = _HEADING_LINE.search(text)
+    if later and later.start() < len(text) // 3:
+        yield _heading_question(later.group(1), frame)
+    sentence = _sentence_question(plain_text(lead), frame)
+    if sentence:
+        yield sentence
+    marked = _marked_terms(text, before, frame)
+    if marked:
+        yield finish_question(f"What should I know about {_join(marked[:2])} {frame.suffix}")
+    in_effect = _HEADING_LINE.findall(before)
+    if in_effect:
+        yield _heading_question(in_effect[-1], frame)
+
+
+def distinct_questions(entries: Sequence[tuple[str, Callable[[], Iterable[str]]]]) -> list[str]:
+    """Give every pair of a page its own question.
+
+    A pair keeps its question unless an earlier pair of the page has it already; then it takes the first of
+    its alternatives (asked for only then) that no pair has; failing all, its question marked "(continued)"
+    or "(part N)".
+
+    Args:
+        entries: one ``(question, alternatives)`` per pair in page order; ``alternatives`` returns candidate
+            questions best first.
+
+    Returns:
+        The questions, in the same order, no two alike (compared without case and spacing).
+    """
+    taken: set[str] = set()
+    out: list[str] = []
+    for question, alternatives in entries:
+        chosen = question if _key(question) not in taken else ""
+        if not chosen:
+            chosen = next((q for q in alternatives() if q and len(q) <= 200 and _key(q) not in taken), "")
+        n = 1
+        while not chosen or _key(chosen) in taken:
+            n += 1
+            chosen = f"{question.rstrip('?')} ({'continued' if n == 2 else f'part {n - 1}'})?"
+        taken.add(_key(chosen))
+        out.append(chosen)
+    return out
+
+
+def _key(question: str) -> str:
+    return " ".join(question.lower().split())
+
+
+def _first_block(text: str) -> str:
+    return text.split("\n\n", 1)[0].strip()
+
+
+def _heading_question(heading: str, frame: Frame) -> str:
+    return section_question(plain_text(heading), frame.title or frame.owner, frame.folder)
+
+
+def _join(names: Sequence[str]) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _span(names: Sequence[str]) -> str:
+    """Up to three names listed, more as a range: "A, B and C", "A through F"."""
+    return _join(names) if len(names) <= 3 else f"{names[0]} through {names[-1]}"
+
+
+def _names_question(names: Sequence[str], kind: str, frame: Frame) -> str:
+    label = kind or "entries"
+    if len(names) == 1:
+        one = {"entries": "entry", "values": "value", "members": "member", "parameters": "parameter"}.get(label, label)
+        return finish_question(f"What is the {names[0]} {one} of {frame.owner}")
+    return finish_question(f"What do the {frame.name or frame.owner} {label} {_span(names)} mean")
+
+
+def _plural(noun: str) -> str:
+    noun = noun.strip()
+    if re.search(r"(?:s|x|ch|sh)$", noun, re.I):
+        return noun + "es" if not noun.endswith("s") else noun
+    if re.search(r"[^aeiou]y$", noun):
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def _table_first(text: str) -> bool:
+    body = _CONTINUED_ROWS.sub("", text).lstrip()
+    return body.startswith("|") or bool(re.match(r"[^\n]{0,200}:\n\n?\|", body))
+
+
+def _cells(line: str) -> list[str]:
+    """A table row's cells as plain text, each cut at its first line break (a cell's title comes first)."""
+    return [plain_text(re.split(r"<br\s*/?>", c, maxsplit=1)[0]).strip() for c in line.strip().strip("|").split("|")]
+
+
+def _first_cells(text: str) -> list[str]:
+    """First-column values of the table's data rows (section rows in italics and blanks left out)."""
+    lines = [line for line in text.split("\n") if line.lstrip().startswith("|")]
+    values = [_cells(line)[0] for line in lines[2:]]
+    return [v for v in values if v and len(v) <= 60 and not re.fullmatch(r"[-: ]*", v)]
+
+
+def _table_question(text: str, frame: Frame) -> str:
+    lines = [line for line in text.split("\n") if line.lstrip().startswith("|")]
+    header = _cells(lines[0]) if lines else []
+    first = header[0].lower() if header else ""
+    if not re.fullmatch(r"[a-z][a-z /-]{1,30}", first) or len(first.split()) > 3:
+        return ""
+    values = _first_cells(text)
+    prefix = _common_prefix(values)
+    things = _plural(first)
+    if prefix:
+        things = f"{prefix}* {things}"
+    if len(header) > 1 and header[1].lower() in _MEANING_COLUMNS:
+        return finish_question(f"What do the {things} of {frame.owner} mean" if not prefix
+                               else f"What do the {things} mean")
+    return ""
+
+
+def _common_prefix(values: list[str]) -> str:
+    """The identifier prefix shared by table values ("WDF_REQUEST_SEND_OPTION_"), if they share one."""
+    idents = [v for v in values if re.fullmatch(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+", v)]
+    if len(idents) < 2 or len(idents) < len(values) * 0.8:
+        return ""
+    prefix = idents[0]
+    for value in idents[1:]:
+        while not value.startswith(prefix):
+            prefix = prefix[:-1]
+    prefix = prefix[: prefix.rfind("_") + 1] if "_" in prefix else ""
+    return prefix if len(prefix) >= 4 else ""
+
+
+def _example_question(match: re.Match[str], frame: Frame) -> str:
+    what = re.sub(r"^(?:an? |the )?(?:example|sample)s? (?:of |for )", "", match.group(2).strip())
+    what = re.sub(r"\s+(?:in|for) (?:this|the following) (?:example|code|topic)$", "", what)
+    how = re.match(r"how (?:to|you can|a driver can|drivers can)\s+(.+)", what, re.I)
+    if how:
+        return finish_question(f"How do I {how.group(1)}")
+    if match.group(1):
+        return finish_question(f"How do I {what}")
+    return finish_question(f"What is an example of {what}")
+
+
+def _code_share(text: str) -> float:
+    code = sum(len(m.group(0)) for m in re.finditer(r"^([ \t]*)(`{3,}|~{3,}).*?^\1\2[ \t]*$", text, re.M | re.S))
+    return code / max(len(text), 1)
+
+
+def _listed_terms(text: str) -> list[str]:
+    """The names a part consists of when it is nothing but a list of them (one link or term per line)."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if len(lines) < 3:
+        return []
+    terms = [plain_text(re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", line)) for line in lines]
+    if not all(0 < len(t) <= 80 and len(t.split()) <= 6 and not t.endswith(".") for t in terms):
+        return []
+    return terms
+
+
+def _bold_leads(text: str, frame: Frame) -> list[str]:
+    terms = []
+    for match in _BOLD_LEAD.finditer(text):
+        term = plain_text(match.group(1)).strip(" :.")
+        if not term or term.lower() in _NOISE_TERMS or term.lower().startswith(("note", "important")):
+            continue
+        if term not in (frame.name, frame.owner) and term.lower() not in frame.owner.lower():
+            terms.append(term)
+    return list(dict.fromkeys(terms))
+
+
+def _sentence_question(lead: str, frame: Frame) -> str:
+    """A question from the part's opening sentence: "If X, ..." -> "What happens if X ...?" and the like."""
+    lead = re.sub(r"^>\s*|^[-*+]\s+|^\d+[.)]\s+", "", lead)
+    m = _CLAUSE_LEAD.match(lead)
+    if m and len(m.group(2).split()) <= 14:
+        return finish_question(f"What happens {m.group(1).lower()} {m.group(2)} {frame.suffix}")
+    m = _TO_LEAD.match(lead)
+    if m and len(m.group(1).split()) <= 14:
+        return finish_question(f"How do I {m.group(1)}")
+    m = _SUBJECT.match(lead)
+    if m and 2 <= len(m.group(1).split()) <= 10:
+        subject = m.group(1)
+        subject = subject[0].lower() + subject[1:]
+        if subject.lower() not in frame.owner.lower():
+            return finish_question(f"What should I know about {subject} {frame.suffix}")
+    return ""
+
+
+def _marked_terms(text: str, before: str, frame: Frame) -> list[str]:
+    """Identifiers the part marks up (code, bold, link text), those not met in earlier parts first."""
+    terms = []
+    for m in _MARKED.finditer(text):
+        term = (m.group(1) or m.group(2) or m.group(3) or "").strip("*_ ()")
+        if _IDENTIFIER.match(term) and (re.search(r"[a-z][A-Z]|_|^[A-Z]{2,}", term)) and term not in frame.owner:
+            terms.append(term)
+    terms = list(dict.fromkeys(terms))
+    new = [t for t in terms if t not in before]
+    return new or terms
