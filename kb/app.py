@@ -199,6 +199,145 @@ class KB:
             out.append(r)
         return out
 
+    # -- sources, samples, scripts ----------------------------------------------------------------------------------
+    def get_source(self, path: str) -> dict[str, Any]:
+        """One source with all its pairs in reading order (a thread page, a docs page).
+
+        Returns:
+            ``{"path", "kind", "title", "url", "description", "meta", "pairs": [SearchResult...],
+            "open_questions": [...]}``.
+
+        Raises:
+            NotFound: no such source.
+        """
+        from kb.store import loads
+
+        row = next(rows(self.db, "SELECT path, kind, title, url, description, meta FROM sources WHERE path = ?",
+                        [path]), None)
+        if row is None:
+            raise NotFound(f"no source {path!r} in this KB")
+        ns = [r[0] for r in self.db.execute(
+            "SELECT n FROM pairs WHERE source = ? AND hidden = 0 ORDER BY position", [path])]
+        found = hydrate(self.db, ns)
+        row["meta"] = loads(row["meta"], {})
+        row["pairs"] = [found[n] for n in ns if n in found]
+        row["open_questions"] = [
+            {**r, "locator": loads(r["locator"], {})}
+            for r in rows(self.db, "SELECT id, question, asked_by, locator FROM open_questions WHERE source = ?",
+                          [path])]
+        return row
+
+    def samples(self, driver_type: str | None = None, topic: str | None = None) -> list[dict[str, Any]]:
+        """Sample drivers, optionally only of one driver type (KMDF, UMDF, WDM...) or linked from a topic's pairs.
+
+        Returns:
+            ``[{"path", "title", "description", "url", "driver_types", "inf_classes", "ddi_count", "pair_count"}]``.
+        """
+        from kb.store import loads
+
+        counts = {r[0]: r[1] for r in self.db.execute(
+            "SELECT target, count(*) FROM links WHERE target_type = 'sample' GROUP BY target")}
+        topical: set[str] | None = None
+        if topic:
+            topical = {r[0] for r in self.db.execute(
+                "SELECT DISTINCT l.target FROM links l JOIN pair_topics t ON t.pair_n = l.pair_n "
+                "WHERE l.target_type = 'sample' AND t.topic = ?", [topic])}
+        out = []
+        for r in rows(self.db, "SELECT path, title, description, url, driver_types, inf_classes, ddi_calls "
+                               "FROM samples ORDER BY path"):
+            types = loads(r["driver_types"], [])
+            if driver_type and driver_type.upper() not in [t.upper() for t in types]:
+                continue
+            if topical is not None and r["path"] not in topical:
+                continue
+            out.append({"path": r["path"], "title": r["title"], "description": r["description"], "url": r["url"],
+                        "driver_types": types, "inf_classes": loads(r["inf_classes"], []),
+                        "ddi_count": len(loads(r["ddi_calls"], {})), "pair_count": counts.get(r["path"], 0)})
+        return out
+
+    def _linked_pairs(self, target_type: str, target: str, limit: int) -> list[dict[str, Any]]:
+        ns = [r[0] for r in self.db.execute(
+            "SELECT l.pair_n FROM links l JOIN pairs p ON p.n = l.pair_n WHERE l.target_type = ? AND l.target = ? "
+            "AND p.hidden = 0 ORDER BY l.weight DESC, p.source, p.position LIMIT ?", [target_type, target, limit])]
+        found = hydrate(self.db, ns)
+        out = []
+        for n in ns:
+            if n in found:
+                item = found[n]
+                links = item["samples"] if target_type == "sample" else item["scripts"]
+                item["link"] = next((x for x in links if x.get("path") == target or x.get("id") == target), None)
+                out.append(item)
+        return out
+
+    def get_sample(self, path: str, limit: int = 100) -> dict[str, Any]:
+        """One sample: catalog facts, its README pairs (build, install, run), DDIs with file:line, linked pairs.
+
+        Raises:
+            NotFound: no such sample.
+        """
+        from kb.store import loads
+
+        row = next(rows(self.db, "SELECT * FROM samples WHERE path = ?", [path]), None)
+        if row is None:
+            raise NotFound(f"no sample {path!r}: see /samples for the catalog")
+        extra = loads(row["extra"], {})
+        base = extra.get("blob_base") if extra.get("commit") else None
+        base = base or f"https://github.com/microsoft/Windows-driver-samples/blob/{self.settings['SAMPLES_REF']}/"
+        calls = loads(row["ddi_calls"], {})
+        documented = {r[0] for r in self.db.execute("SELECT name FROM api_index")}
+        ddis = []
+        for name in sorted(calls, key=str.lower):
+            places = [{"file": f, "line": ln, "url": f"{base}{f}#L{ln}"} for f, ln in calls[name]]
+            ddis.append({"name": name, "places": places, "documented": name.lower() in documented})
+        readme_ns = [r[0] for r in self.db.execute(
+            "SELECT p.n FROM pairs p JOIN sources s ON s.path = p.source WHERE s.kind = 'sample-readme' "
+            "AND json_extract(p.extra, '$.sample_path') = ? ORDER BY p.position", [path])]
+        found = hydrate(self.db, readme_ns)
+        return {"path": row["path"], "title": row["title"], "description": row["description"], "url": row["url"],
+                "driver_types": loads(row["driver_types"], []), "inf_classes": loads(row["inf_classes"], []),
+                "projects": extra.get("projects", []), "ddis": ddis,
+                "readme": [found[n] for n in readme_ns if n in found],
+                "pairs": self._linked_pairs("sample", path, limit)}
+
+    def get_script(self, script_id: str, limit: int = 100) -> dict[str, Any]:
+        """One script: commands, sample output, header facts, source, and the pairs that link to it.
+
+        Raises:
+            NotFound: no such script.
+        """
+        from kb.store import loads
+
+        row = next(rows(self.db, "SELECT s.*, src.kind AS source_kind, src.title AS source_title, src.url AS source_url "
+                                 "FROM scripts s LEFT JOIN sources src ON src.path = s.source WHERE s.id = ?",
+                        [script_id]), None)
+        if row is None:
+            raise NotFound(f"no script {script_id!r}: see /scripts for the list")
+        row["locator"] = loads(row["locator"], {})
+        row["topics"] = loads(row["topics"], [])
+        row["extra"] = loads(row["extra"], {})
+        row["curated"] = row["source_kind"] == "curated-script"
+        row["pairs"] = self._linked_pairs("script", script_id, limit)
+        return row
+
+    def scripts(self, curated_only: bool = True) -> list[dict[str, Any]]:
+        """Scripts: ``[{"id", "title", "tool", "purpose", "topics", "source"}]``, curated ones by default."""
+        from kb.store import loads
+
+        sql = ("SELECT s.id, s.title, s.tool, s.purpose, s.topics, s.source FROM scripts s "
+               "JOIN sources src ON src.path = s.source" + (" WHERE src.kind = 'curated-script'" if curated_only else "")
+               + " ORDER BY s.title")
+        return [{**r, "topics": loads(r["topics"], [])} for r in rows(self.db, sql)]
+
+    def set_hidden(self, pair_id: str, hidden: bool) -> None:
+        """Hide a pair from every search and page (an admin action), or show it again.
+
+        Raises:
+            NotFound: no such pair.
+        """
+        cur = self.db.execute("UPDATE pairs SET hidden = ? WHERE id = ?", [1 if hidden else 0, pair_id])
+        if cur.rowcount == 0:
+            raise NotFound(f"no pair with id {pair_id!r}")
+
     def topics(self) -> list[dict[str, Any]]:
         """All topics with pair counts."""
         counts = {r[0]: r[1] for r in self.db.execute("SELECT topic, count(*) FROM pair_topics GROUP BY topic")}

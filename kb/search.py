@@ -149,7 +149,8 @@ def hydrate(db: Database, ns: Sequence[int]) -> dict[int, dict[str, Any]]:
         return {}
     sql = f"""SELECT p.n, p.id, p.question, p.answer, p.topics, p.kind, p.heading, p.answered_by, p.locator, p.source,
               p.ref, p.rank, s.kind AS source_kind, s.title AS source_title, s.url AS source_url
-              FROM pairs p JOIN sources s ON s.path = p.source WHERE p.n IN ({','.join('?' * len(ns))})"""
+              FROM pairs p JOIN sources s ON s.path = p.source
+              WHERE p.hidden = 0 AND p.n IN ({','.join('?' * len(ns))})"""
     out: dict[int, dict[str, Any]] = {}
     for r in rows(db, sql, ns):
         out[r["n"]] = {

@@ -169,3 +169,32 @@ def test_faiss_matches_brute_force_numpy() -> None:
     fast.build(ids, vectors)
     for q in vectors[:20]:
         assert list(exact.search(q, 10)[1]) == list(fast.search(q, 10)[1])
+
+
+def test_sources_samples_scripts_and_hiding(kb: KB, tree: Path, qa_format: str) -> None:
+    from kb.errors import NotFound as NF
+    build(kb, tree, qa_format)
+    page = kb.get_source("kmdf.md")
+    assert [p["question"] for p in page["pairs"]][0].startswith("How do I send")
+    with pytest.raises(NF):
+        kb.get_sample("no/such")
+    with pytest.raises(NF):
+        kb.get_script("nope")
+    assert kb.samples() == []
+    pid = page["pairs"][0]["id"]
+    kb.set_hidden(pid, True)
+    assert pid not in [r["id"] for r in kb.search("send a request to an I/O target", k=10)["results"]]
+    kb.set_hidden(pid, False)
+    assert pid in [r["id"] for r in kb.search("send a request to an I/O target", k=10)["results"]]
+
+
+def test_feedback_demotes_a_pair_for_the_same_question(kb: KB, tree: Path, qa_format: str) -> None:
+    build(kb, tree, qa_format)
+    query = "how do I send a request to an I/O target"
+    first = kb.search(query, k=5)["results"]
+    top = first[0]["id"]
+    kb.record_feedback(query, top, "not-helpful", "wrong answer")
+    again = kb.search("How do I send a request to an I/O target?", k=5)["results"]
+    assert again[0]["id"] != top
+    assert top in [r["id"] for r in again]
+    assert kb.search("unrelated words entirely", k=5)["query"]
