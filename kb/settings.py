@@ -41,6 +41,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", "127.0.0.1", "Address `kb serve` binds to (127.0.0.1: only this machine can connect)."),
     Setting("PORT", 5000, "Port `kb serve` listens on."),
     Setting("THREADS", 8, "Worker threads of the production server (waitress)."),
+    Setting("ADMIN_TOKEN", "", "Token that admin actions (feedback moderation, hiding pairs, re-ingest) require; empty: admin actions are off."),
+    Setting("API_RATE_LIMIT", 120, "Requests per minute one client may make to /api/* before getting 429 (0: no limit)."),
     Setting("SLACK_SIGNING_SECRET", "", "Slack app signing secret (Basic Information); without it /slack/events answers 503."),
     Setting("SLACK_BOT_TOKEN", "", "Slack bot token, xoxb-... (OAuth & Permissions)."),
     Setting("SLACK_APP_TOKEN", "", "Slack app-level token, xapp-... with connections:write, for `kb slack --socket`."),
