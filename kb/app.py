@@ -354,6 +354,8 @@ class KB:
         """Pairs tagged with a topic: handbook first, then docs, reference and threads."""
         if topic not in {t["id"] for t in self.topics()}:
             raise UnknownTopic(f"unknown topic {topic!r}: see /topics for the list")
+        if offset >= 2**63:  # far past the last page; SQLite integers are 64-bit (OverflowError, a 500)
+            return []
         order = "CASE s.kind WHEN 'handbook' THEN 0 WHEN 'learn-doc' THEN 1 WHEN 'thread' THEN 2 ELSE 3 END"
         ns = [r[0] for r in self.db.execute(
             f"""SELECT p.n FROM pair_topics t JOIN pairs p ON p.n = t.pair_n JOIN sources s ON s.path = p.source
