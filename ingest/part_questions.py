@@ -21,7 +21,16 @@ _BOLD_LINE = re.compile(r"^\*\*([^*\n]{3,100})\*\*:?$", re.M)
 # a bold term that opens a paragraph or list item: "- **Operator logo**  ", "**CheckForHangTimeInSeconds**: ..."
 _BOLD_LEAD = re.compile(r"^[ \t]*(?:[-*+][ \t]+|\d+[.)][ \t]+)?\*\*([^*\n]{2,60}?)\*\*", re.M)
 _CONTINUED_ROWS = re.compile(r"^\(continued: rows \d+–\d+ of the (.+?) table\)")
-_CONTINUED_CODE = re.compile(r"^\(continued: lines \d+–\d+ of the code block\)")
+_CONTINUED_CODE = re.compile(r"^\(continued: (lines \d+–\d+) of the code block\)")
+_TABLE_LEAD = re.compile(r"\b(?:following|this|the) table (?:shows|lists|describes|summarizes|contains|defines|gives|"
+                         r"provides)\s+(?:the\s+)?([^.:;]{4,80}?)[.:]?\s*$", re.I)
+_DEBUGGER_COMMAND = re.compile(r"^\s*(?:\d+: )?k?d>\s+([!.]?[a-z][\w.]*)", re.M)
+# a command line in a console block: "```console\ndevcon install <INF file> <hardware ID>"
+_CONSOLE = re.compile(r"^[ \t]*```(?:console|cmd|command|powershell|ps|bat|shell)[ \t]*\n[ \t]*(?:[A-Z]:\\[^>\n]*>|PS>)?"
+                      r"[ \t]*([A-Za-z][\w.-]*(?: [^\s`]+){0,5})", re.M | re.I)
+_QA_LEAD = re.compile(r"^(?:\*\*)?(?:Q|Question):(?:\*\*)?\s*(.{8,160}?\?)", re.M)
+_STEP_LEAD = re.compile(r"^(?:[-*+]\s+)?(?:\*\*)?Step \d+(?:\*\*)?:(?:\*\*)?\s*(.{6,120}?)\.?$", re.M)
+_PLAIN_NAME = re.compile(r"\b([A-Z][a-z]+[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*|[A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+)\b")
 _MARKED = re.compile(r"`([^`\n]{3,60})`|\*\*([^*\n]{3,60}?)\*\*|\[\*{0,2}([^\]\n]{3,60}?)\*{0,2}\]\(")
 _IDENTIFIER = re.compile(r"^[!.@#]?[A-Za-z_][\w:.!#@]*$")
 # a call inside a body (indented, or after "=", "(" or ","); an unindented "Name(" starts a definition
@@ -35,11 +44,17 @@ _EXAMPLE_LEAD = re.compile(
 )
 _CLAUSE_LEAD = re.compile(r"^(If|When|Before|After|While|Once|Unless|Until)\s+([^,;:.]{8,110}),\s")
 _TO_LEAD = re.compile(r"^To\s+([a-z]+\s[^,;:.]{4,100}),\s")
-_SUBJECT = re.compile(
-    r"^((?:The|A|An|Each|Every)\s+[^,;:.()]{3,70}?)\s+(?:is|are|was|must|should|can|cannot|may|might|does|do|"
-    r"specifies|specify|contains|contain|provides|provide|returns|return|defines|define|describes|describe|"
-    r"indicates|indicate|holds|hold|has|have|uses|use|receives|receive|sends|send|calls|call)\b"
+_DETERMINER = re.compile(r"^(?:The|A|An|Each|Every|Some|All|Most|Many|Any|Other|Such|Both)\s")
+_VERB = re.compile(
+    r"\s(?:is|are|was|were|must|should|can|cannot|may|might|does|do|will|would|has|have|"
+    r"(?:specifie|contain|provide|return|define|describe|indicate|hold|use|receive|send|call|generate|create|"
+    r"share|grant|run|set|get|allow|require|support|handle|process|passe|need|include|represent|identifie|"
+    r"determine|enable|control|manage|perform|cause|consist|appear|occur|mean|refer|point|store|report|"
+    r"display|show|list|take|make|keep|remain|become|follow|work|apply|applie|depend)s)\b"
 )
+# an opening phrase to look past for the subject: "As a general rule, a driver that ..."
+_INTRO = re.compile(r"^(?:As a general rule|In general|Generally|Typically|Usually|However|Also|In addition|"
+                    r"Additionally|Otherwise|Similarly|Likewise|Finally|First|Next|Then|For example|Note that),?\s+")
 _NOISE_TERMS = {"note", "important", "tip", "warning", "caution", "notes", "example", "examples", "remarks",
                 "syntax", "parameters", "return value", "true", "false", "null", "optional", "contents",
                 "table of contents", "in this article", "general", "more information", "details", "summary"}
@@ -129,27 +144,18 @@ def content_questions(part: str, frame: Frame, before: str = "", names: Sequence
     heading = _HEADING_LINE.match(text) or _BOLD_LINE.match(lead)
     if heading:
         yield _heading_question(heading.group(1), frame)
+    for lead_pattern in (_QA_LEAD, _STEP_LEAD):
+        led = lead_pattern.match(plain_text(lead)) if lead_pattern is _QA_LEAD else lead_pattern.match(lead)
+        if led:
+            yield finish_question(led.group(1)) if lead_pattern is _QA_LEAD else _heading_question(led.group(1), frame)
     listed = _listed_terms(text)
     if listed and question:
         yield f"{question.rstrip('?')} ({listed[0]} to {listed[-1]})?"
-    table = _CONTINUED_ROWS.match(text)
-    if table:
-        rows = _first_cells(text)
-        if rows:
-            yield finish_question(f"What does the {table.group(1)} table say about {_span(rows)}")
-    if _table_first(text):
-        question = _table_question(text, frame)
-        if question:
-            yield question
-    example = _EXAMPLE_LEAD.search(plain_text(" ".join(text[:600].split("\n\n")[:2])))
-    if example:
-        yield _example_question(example, frame)
-    if _CONTINUED_CODE.match(text) or _code_share(text) > 0.5:
-        called = [name for name in dict.fromkeys(_CALLED.findall(text)) if name not in frame.owner]
-        called = sorted(called, key=lambda name: name.isupper())[:2]  # functions say more than macros
-        if called:
-            yield finish_question(f"What is an example of {frame.topic} that calls {_join(called)}")
-        yield finish_question(f"What is an example of {frame.topic}")
+    yield from _table_questions(text, frame)
+    steps = _step_range(text, before)
+    if steps and question:
+        yield f"{question.rstrip('?')} (steps {steps[0]}–{steps[1]})?"
+    yield from _code_questions(text, frame, question)
     terms = _bold_leads(text, frame)
     if terms:
         yield finish_question(f"What should I know about {_span(terms)} {frame.suffix}")
@@ -165,6 +171,58 @@ def content_questions(part: str, frame: Frame, before: str = "", names: Sequence
     in_effect = _HEADING_LINE.findall(before)
     if in_effect:
         yield _heading_question(in_effect[-1], frame)
+
+
+def _table_questions(text: str, frame: Frame) -> Iterator[str]:
+    """Questions about a table the part starts with or holds: what its entries mean, which rows it covers."""
+    continued = _CONTINUED_ROWS.match(text)
+    at = 0 if continued or text.startswith("|") else text.find("\n|") + 1
+    if not continued and not text.startswith("|") and not 0 < at < len(text) // 2:
+        return  # no table in the part's first half
+    rows = _first_cells(text)
+    if continued and rows:
+        yield finish_question(f"What does the {continued.group(1)} table say about {_span(rows)}")
+    question = _table_question(text, frame)
+    if question:
+        yield question
+    said = _TABLE_LEAD.search(plain_text(text[:at])) if at > 0 else None
+    if said:
+        what = re.sub(r"\b(?:these|those|this)\b", "the", said.group(1))
+        yield finish_question(f"What {'are' if what.endswith('s') else 'is'} the {what} {frame.suffix}")
+    if rows:
+        yield finish_question(f"What does the table {frame.suffix} say about {_span(rows)}")
+
+
+def _step_range(text: str, before: str) -> tuple[int, int] | None:
+    """The numbers of the steps a part holds when it goes on with a numbered list (lists often number "1." all)."""
+    steps = re.findall(r"^\d+[.)]\s", text, re.M)
+    if len(steps) < 2 or not re.match(r"\d+[.)]\s", text):
+        return None
+    first = len(re.findall(r"^\d+[.)]\s", before, re.M)) + 1 if before else 1
+    return first, first + len(steps) - 1
+
+
+def _code_questions(text: str, frame: Frame, question: str) -> Iterator[str]:
+    """Questions about an example: its lead sentence, the debugger commands it runs, the functions it calls."""
+    example = _EXAMPLE_LEAD.search(plain_text(" ".join(text[:600].split("\n\n")[:2])))
+    if example:
+        yield _example_question(example, frame)
+    continued = _CONTINUED_CODE.match(text)
+    if not continued and _code_share(text) <= 0.5:
+        return
+    commands = list(dict.fromkeys(_DEBUGGER_COMMAND.findall(text)))[:2]
+    if commands:
+        yield finish_question(f"What does {_join(commands)} show {frame.suffix}")
+    console = _CONSOLE.search(text)
+    if console:
+        yield finish_question(f"How do I run {console.group(1)} {frame.suffix}")
+    called = [name for name in dict.fromkeys(_CALLED.findall(text)) if name not in frame.owner]
+    called = sorted(called, key=lambda name: name.isupper())[:2]  # functions say more than macros
+    if called:
+        yield finish_question(f"What is an example of {frame.topic} that calls {_join(called)}")
+    yield finish_question(f"What is an example of {frame.topic}")
+    if continued and question:
+        yield f"{question.rstrip('?')} ({continued.group(1)})?"
 
 
 def distinct_questions(entries: Sequence[tuple[str, Callable[[], Iterable[str]]]]) -> list[str]:
@@ -235,11 +293,6 @@ def _plural(noun: str) -> str:
     return noun + "s"
 
 
-def _table_first(text: str) -> bool:
-    body = _CONTINUED_ROWS.sub("", text).lstrip()
-    return body.startswith("|") or bool(re.match(r"[^\n]{0,200}:\n\n?\|", body))
-
-
 def _cells(line: str) -> list[str]:
     """A table row's cells as plain text, each cut at its first line break (a cell's title comes first)."""
     return [plain_text(re.split(r"<br\s*/?>", c, maxsplit=1)[0]).strip() for c in line.strip().strip("|").split("|")]
@@ -294,17 +347,17 @@ def _example_question(match: re.Match[str], frame: Frame) -> str:
 
 
 def _code_share(text: str) -> float:
-    code = sum(len(m.group(0)) for m in re.finditer(r"^([ \t]*)(`{3,}|~{3,}).*?^\1\2[ \t]*$", text, re.M | re.S))
+    code = sum(len(m.group(0)) for m in re.finditer(r"^[ \t]*(`{3,}|~{3,}).*?^[ \t]*\1[ \t]*$", text, re.M | re.S))
     return code / max(len(text), 1)
 
 
 def _listed_terms(text: str) -> list[str]:
     """The names a part consists of when it is nothing but a list of them (one link or term per line)."""
     lines = [line.strip() for line in text.split("\n") if line.strip()]
-    if len(lines) < 3:
+    if len(lines) < 3 or "```" in text or "|" in text:
         return []
     terms = [plain_text(re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", line)) for line in lines]
-    if not all(0 < len(t) <= 80 and len(t.split()) <= 6 and not t.endswith(".") for t in terms):
+    if not all(0 < len(t) <= 90 and len(t.split()) <= 12 and not t.endswith((".", ":")) for t in terms):
         return []
     return terms
 
@@ -312,8 +365,8 @@ def _listed_terms(text: str) -> list[str]:
 def _bold_leads(text: str, frame: Frame) -> list[str]:
     terms = []
     for match in _BOLD_LEAD.finditer(text):
-        term = plain_text(match.group(1)).strip(" :.")
-        if not term or term.lower() in _NOISE_TERMS or term.lower().startswith(("note", "important")):
+        term = plain_text(match.group(1)).strip(" :.[(")
+        if len(term) < 2 or term.lower() in _NOISE_TERMS or term.lower().startswith(("note", "important")):
             continue
         if term not in (frame.name, frame.owner) and term.lower() not in frame.owner.lower():
             terms.append(term)
@@ -323,18 +376,32 @@ def _bold_leads(text: str, frame: Frame) -> list[str]:
 def _sentence_question(lead: str, frame: Frame) -> str:
     """A question from the part's opening sentence: "If X, ..." -> "What happens if X ...?" and the like."""
     lead = re.sub(r"^>\s*|^[-*+]\s+|^\d+[.)]\s+", "", lead)
+    lead = _INTRO.sub("", lead)
+    lead = lead[:1].upper() + lead[1:]
     m = _CLAUSE_LEAD.match(lead)
     if m and len(m.group(2).split()) <= 14:
         return finish_question(f"What happens {m.group(1).lower()} {m.group(2)} {frame.suffix}")
     m = _TO_LEAD.match(lead)
     if m and len(m.group(1).split()) <= 14:
         return finish_question(f"How do I {m.group(1)}")
-    m = _SUBJECT.match(lead)
-    if m and 2 <= len(m.group(1).split()) <= 10:
-        subject = m.group(1)
-        subject = subject[0].lower() + subject[1:]
-        if subject.lower() not in frame.owner.lower():
-            return finish_question(f"What should I know about {subject} {frame.suffix}")
+    subject = _subject(lead)
+    if subject and subject.lower() not in frame.owner.lower():
+        suffix = "" if frame.owner.lower() in subject.lower() else f" {frame.suffix}"
+        return finish_question(f"What should I know about {subject[0].lower() + subject[1:]}{suffix}")
+    return ""
+
+
+def _subject(sentence: str) -> str:
+    """The subject of a sentence that opens with a determiner ("The PnP manager generates ..." -> "The PnP
+    manager"), looking past relative clauses ("a driver that uses X has ..." -> "a driver that uses X")."""
+    if not _DETERMINER.match(sentence):
+        return ""
+    for verb in _VERB.finditer(sentence[:160]):
+        subject = sentence[: verb.start()]
+        if re.search(r"[,;:.()]", subject) or re.search(r"\b(?:following|this|these)\b", subject):
+            return ""
+        if not re.search(r"\b(?:that|which|who)$", subject):
+            return subject if 2 <= len(subject.split()) <= 10 else ""
     return ""
 
 
@@ -345,6 +412,7 @@ def _marked_terms(text: str, before: str, frame: Frame) -> list[str]:
         term = (m.group(1) or m.group(2) or m.group(3) or "").strip("*_ ()")
         if _IDENTIFIER.match(term) and (re.search(r"[a-z][A-Z]|_|^[A-Z]{2,}", term)) and term not in frame.owner:
             terms.append(term)
+    terms += [t for t in _PLAIN_NAME.findall(re.sub(r"\]\([^)]*\)", "]", text)) if t not in frame.owner]
     terms = list(dict.fromkeys(terms))
     new = [t for t in terms if t not in before]
     return new or terms

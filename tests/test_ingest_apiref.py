@@ -84,7 +84,8 @@ def test_structure_page_with_long_remarks() -> None:
     assert pairs["remarks-1"].question == "What should I know about the WDF_TIMER_CONFIG structure?"
     assert pairs["remarks-1"].answer.startswith("Remarks on **WDF_TIMER_CONFIG**:")
     # a later part asks about what it covers, never the first part's question again
-    assert pairs["remarks-2"].question == "What should I know about WdfTimerCreate in the WDF_TIMER_CONFIG structure?"
+    assert pairs["remarks-2"].question == (
+        "What should I know about WDF_TIMER_CONFIG_INIT_PERIODIC and MyEvtTimerFunc in the WDF_TIMER_CONFIG structure?")
     assert pairs["remarks-2"].locator == {"section": "remarks", "part": 2}
     assert pairs["remarks-2"].answer.startswith("Remarks on **WDF_TIMER_CONFIG** (continued):")
     remarks = pairs["remarks-1"].answer + pairs["remarks-2"].answer
