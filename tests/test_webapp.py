@@ -257,6 +257,22 @@ def test_script_page_without_get_script_is_a_404(fake_kb, monkeypatch):
     assert "get_script" in html
 
 
+def test_long_thread_question_is_shortened_in_lists_and_whole_on_its_page(client, fake_kb):
+    pair = fake_kb.pair_by_question("NDIS miniport")
+    assert len(pair["question"]) > 400
+    results = page(client, "/?q=NDIS+power+policy+owner")
+    title = re.search(rf'href="/pairs/{pair["id"]}">(.*?)</a>', results).group(1)
+    assert title.startswith("I&#39;m trying to understand NDIS") and title.endswith("…") and len(title) < 200
+    html = page(client, f"/pairs/{pair['id']}")
+    assert re.search(r'<h1 class="question">I&#39;m trying to understand NDIS[^<]{60,140}…</h1>', html)
+    full = re.search(r'<blockquote class="question-full".*?</blockquote>', html, re.S).group(0)
+    assert "<p>The problem is that NDIS is the only power policy owner" in full
+    assert "develops a device and driver" in full  # hard wraps joined
+    assert "Is there any special function in NDIS for this?</p>" in full
+    short = fake_kb.pair_by_question("KeSetEvent")
+    assert "question-full" not in page(client, f"/pairs/{short['id']}")
+
+
 def test_missing_pair_is_an_html_404(client):
     html = page(client, "/pairs/0123456789abcdef", 404)
     assert "0123456789abcdef" in html and "Not Found" in html

@@ -124,6 +124,23 @@ def plain_text(text: str) -> str:
     return _SPACE_RE.sub(" ", html.unescape(stripped)).strip()
 
 
+def shorten(text: str, limit: int = 180) -> str:
+    """One line of at most about ``limit`` characters, cut at a word, with "…" when cut.
+
+    Thread questions are often whole posts; titles and lists show their start.
+    """
+    flat = _SPACE_RE.sub(" ", text or "").strip()
+    if len(flat) <= limit:
+        return flat
+    cut = flat.rfind(" ", 0, limit)
+    return flat[: cut if cut > limit // 2 else limit].rstrip(" ,;:") + "…"
+
+
+def paragraphs(text: str) -> list[str]:
+    """Blank-line-separated paragraphs of plain text, each on one line (hard wraps joined)."""
+    return [p for p in (_SPACE_RE.sub(" ", block).strip() for block in re.split(r"\n\s*\n", text or "")) if p]
+
+
 def query_terms(query: str) -> list[str]:
     """Words of a query worth highlighting: no stop words or FTS operators, no duplicates.
 

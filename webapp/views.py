@@ -21,8 +21,10 @@ from webapp.render import describe_reason
 from webapp.render import evidence_links
 from webapp.render import format_locator
 from webapp.render import highlight
+from webapp.render import paragraphs
 from webapp.render import query_terms
 from webapp.render import render_markdown
+from webapp.render import shorten
 from webapp.render import snippet
 
 bp = Blueprint("ui", __name__)
@@ -74,6 +76,18 @@ def snippet_html(answer: str, terms: list[str] | None = None) -> Markup:
     """~300 plain-text characters of an answer with the query terms in ``<mark>``."""
     terms = terms or []
     return highlight(snippet(answer, terms), terms)
+
+
+@bp.app_template_filter("shorten")
+def shorten_text(text: str, limit: int = 180) -> str:
+    """A long (thread) question cut to about ``limit`` characters at a word."""
+    return shorten(text, limit)
+
+
+@bp.app_template_filter("paragraphs")
+def paragraphs_filter(text: str) -> list[str]:
+    """Paragraphs of a plain-text question, hard wraps joined."""
+    return paragraphs(text)
 
 
 @bp.app_template_filter("locator")
