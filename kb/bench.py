@@ -665,8 +665,6 @@ def run(options: BenchOptions, embedder: Any, reference: Any, progress: Callable
     if options.devset and options.devset.exists():
         entries = kb_eval.load_devset(options.devset)
     kb = KB({**s, "DATA_DIR": str(options.data_dir)}, embedder=embedder)
-    backend = s["INDEX_BACKEND"]
-    staged: list[dict[str, Any]] = []
 
     def phase(name: str, fn: Callable[[], Any]) -> None:
         if name not in options.phases:
@@ -678,6 +676,32 @@ def run(options: BenchOptions, embedder: Any, reference: Any, progress: Callable
             report[name] = {"error": f"{type(exc).__name__}: {exc}"}
             report["errors"].append(name)
 
+    with _frozen_fingerprint():
+        _run_phases(options, report, phase, kb, embedder, reference, entries)
+    report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    return report
+
+
+@contextlib.contextmanager
+def _frozen_fingerprint() -> Iterator[None]:
+    """Pin the parser-code fingerprint for the run: this process parses with the code it imported, even when
+    someone edits the parsers meanwhile (which would make the "unchanged" re-ingest parse everything again)."""
+    original = getattr(pipeline, "code_fingerprint", None)
+    if original is None:
+        yield
+        return
+    value = original()
+    pipeline.code_fingerprint = lambda: value
+    try:
+        yield
+    finally:
+        pipeline.code_fingerprint = original
+
+
+def _run_phases(options: BenchOptions, report: dict[str, Any], phase: Callable[[str, Callable[[], Any]], None],
+                kb: KB, embedder: Any, reference: Any, entries: list[dict[str, Any]] | None) -> None:
+    s, backend = options.settings, options.settings["INDEX_BACKEND"]
+    staged: list[dict[str, Any]] = []
     if not options.reuse:
         gold = {g for e in entries or [] for g in e["gold"]}
         staged = stage_sources(options.sources, options.work_dir / "sources", options.limit, gold)
@@ -700,5 +724,3 @@ def run(options: BenchOptions, embedder: Any, reference: Any, progress: Callable
     phase("baseline", lambda: bench_baseline(vectors, reference, queries, options.levels, options.per_client,
                                              options.time_limit))
     phase("ann", lambda: bench_ann(vectors, embedder.encode(query_pool(entries or [], options.ann_queries))))
-    report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-    return report

@@ -78,6 +78,9 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"http /api/search (kb serve, warm-up {part['warmup_ms']} ms, RSS {part['rss_mb']} MB, "
                          f"peak {part['peak_rss_mb']} MB, same results as in-process: {part['matches_in_process']})")
             lines += _levels(part["levels"])
+            if not part["matches_in_process"]:
+                lines.append("  WARNING: the server's results differ from in-process ones: it does not search with the "
+                             "measured embedder (is EMBED_BACKEND wired into kb.embed.load_embedder?)")
         elif name == "baseline":
             lines.append(f"naive baseline (fp32 encode + IndexFlatIP over {part['vectors']} vectors, in-process)")
             lines += _levels(part["levels"])
