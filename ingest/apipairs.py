@@ -13,9 +13,9 @@ from ingest.apipage import CALLABLE
 from ingest.apipage import ApiPage
 from ingest.markdown import plain_text
 from ingest.markdown import split_long
-from ingest.part_questions import Frame
+from ingest.page_questions import Frame
+from ingest.page_questions import distinct_questions
 from ingest.part_questions import content_questions
-from ingest.part_questions import distinct_questions
 from kb.models import Pair
 from kb.models import Record
 from kb.models import SourceMeta

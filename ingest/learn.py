@@ -20,10 +20,10 @@ from ingest.markdown import slugify
 from ingest.markdown import split_front_matter
 from ingest.markdown import split_long
 from ingest.markdown import split_sections
-from ingest.part_questions import Frame
+from ingest.page_questions import Frame
+from ingest.page_questions import distinct_questions
+from ingest.page_questions import heading_frame
 from ingest.part_questions import content_questions
-from ingest.part_questions import distinct_questions
-from ingest.part_questions import heading_frame
 from ingest.questions import base_verb
 from ingest.questions import generic_question
 from ingest.questions import page_question

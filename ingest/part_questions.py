@@ -1,41 +1,39 @@
-"""Questions from a part's own content, and the pass that gives every pair of a page a question of its own."""
+"""Questions from a part's own content: what a later part of a split section, or a taken section, covers."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from ingest.markdown import plain_text
-from ingest.questions import IMPERATIVE_VERBS
+from ingest.page_questions import GENERIC_HEADINGS
+from ingest.page_questions import Frame
 from ingest.questions import finish_question
-from ingest.questions import generic_question
 from ingest.questions import section_question
-from ingest.questions import sentence_case
 
 _HEADING_LINE = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.M)
 _BOLD_LINE = re.compile(r"^\*\*([^*\n]{3,100})\*\*:?$", re.M)
-# a bold term that opens a paragraph or list item: "- **Operator logo**  ", "**CheckForHangTimeInSeconds**: ..."
-_BOLD_LEAD = re.compile(r"^[ \t]*(?:[-*+][ \t]+|\d+[.)][ \t]+)?\*\*([^*\n]{2,60}?)\*\*", re.M)
+# a bold term that stands for a sub-heading: alone on its line ("- **Operator logo**  ") or defined after it
+# ("**CheckForHangTimeInSeconds**: ...", "**DIRQL** - ...")
+_BOLD_LEAD = re.compile(r"^[ \t]*(?:[-*+][ \t]+|\d+[.)][ \t]+)?\*\*([^*\n]{2,60}?)\*\*(?:[ \t]*$|:|[ \t]+[-–—][ \t])",
+                        re.M)
 _CONTINUED_ROWS = re.compile(r"^\(continued: rows \d+–\d+ of the (.+?) table\)")
 _CONTINUED_CODE = re.compile(r"^\(continued: (lines \d+–\d+) of the code block\)")
 _TABLE_LEAD = re.compile(r"\b(?:following|this|the) table (?:shows|lists|describes|summarizes|contains|defines|gives|"
                          r"provides)\s+(?:the\s+)?([^.:;]{4,80}?)[.:]?\s*$", re.I)
 _DEBUGGER_COMMAND = re.compile(r"^\s*(?:\d+: )?k?d>\s+([!.]?[a-z][\w.]*)", re.M)
 # a command line in a console block: "```console\ndevcon install <INF file> <hardware ID>"
-_CONSOLE = re.compile(r"^[ \t]*```(?:console|cmd|command|powershell|ps|bat|shell)[ \t]*\n[ \t]*(?:[A-Z]:\\[^>\n]*>|PS>)?"
-                      r"[ \t]*([A-Za-z][\w.-]*(?: [^\s`]+){0,5})", re.M | re.I)
+_CONSOLE = re.compile(r"^[ \t]*```(?:console|cmd|command|powershell|ps|bat|shell)[ \t]*\n"
+                      r"[ \t]*(?:[A-Z]:\\[^>\n]*>|PS>)?[ \t]*([A-Za-z][\w.-]*(?: [^\s`]+){0,5})", re.M | re.I)
 _QA_LEAD = re.compile(r"^(?:\*\*)?(?:Q|Question):(?:\*\*)?\s*(.{8,160}?\?)", re.M)
 _STEP_LEAD = re.compile(r"^(?:[-*+]\s+)?(?:\*\*)?Step \d+(?:\*\*)?:(?:\*\*)?\s*(.{6,120}?)\.?$", re.M)
 _PLAIN_NAME = re.compile(r"\b([A-Z][a-z]+[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*|[A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+)\b")
 _MARKED = re.compile(r"`([^`\n]{3,60})`|\*\*([^*\n]{3,60}?)\*\*|\[\*{0,2}([^\]\n]{3,60}?)\*{0,2}\]\(")
 _IDENTIFIER = re.compile(r"^[!.@#]?[A-Za-z_][\w:.!#@]*$")
 # a call inside a body (indented, or after "=", "(" or ","); an unindented "Name(" starts a definition
-_CALLED = re.compile(r"(?:^[ \t]+|[=(,]\s*|\breturn\s+)([A-Z][A-Za-z0-9]+[A-Z][A-Za-z0-9]*|[A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+)\s*\(",
-                     re.M)
+_CALLED = re.compile(r"(?:^[ \t]+|[=(,]\s*|\breturn\s+)"
+                     r"([A-Z][A-Za-z0-9]+[A-Z][A-Za-z0-9]*|[A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+)\s*\(", re.M)
 _EXAMPLE_LEAD = re.compile(
     r"\b(?:The|This|These) following (?:\w+ ){0,3}?(?:example|examples|sample|snippet|listing|code|output|XML|INF)"
     r"\s+(?:\w+\s+){0,3}?(?:shows?|demonstrates?|illustrates?|describes?|gives?|contains?)\s+(how to\s+)?"
@@ -55,70 +53,8 @@ _VERB = re.compile(
 # an opening phrase to look past for the subject: "As a general rule, a driver that ..."
 _INTRO = re.compile(r"^(?:As a general rule|In general|Generally|Typically|Usually|However|Also|In addition|"
                     r"Additionally|Otherwise|Similarly|Likewise|Finally|First|Next|Then|For example|Note that),?\s+")
-_NOISE_TERMS = {"note", "important", "tip", "warning", "caution", "notes", "example", "examples", "remarks",
-                "syntax", "parameters", "return value", "true", "false", "null", "optional", "contents",
-                "table of contents", "in this article", "general", "more information", "details", "summary"}
 _MEANING_COLUMNS = {"meaning", "description", "descriptions", "value", "values", "purpose", "remarks", "comments",
                     "comment", "details", "explanation", "definition", "notes", "use", "usage"}
-
-
-@dataclass(frozen=True)
-class Frame:
-    """How questions about one section or API page name their subject.
-
-    ``owner`` follows "the flags of ...", ``topic`` follows "an example of ...", ``suffix`` ends
-    "What should I know about X ...".
-    """
-
-    owner: str  # "WdfRequestSend", "the !for_each_module extension", "service metadata contents"
-    topic: str  # "using WdfRequestSend", "setting contexts"
-    suffix: str  # "when using WdfRequestSend", "in service metadata contents"
-    title: str = ""  # the page title, for sub-headings that say "Remarks"
-    folder: str = ""
-    name: str = ""  # the API name, for "What do the WDF_TIMER_CONFIG members A and B mean?"
-
-
-def heading_frame(heading: str, title: str, folder: str = "", fallback: str = "") -> Frame:
-    """The Frame of a docs section, from its heading (generic headings such as "Remarks" use the page topic).
-
-    Args:
-        heading: the section heading (plain text).
-        title: the page title.
-        folder: the page's folder.
-        fallback: the page topic, used when the heading says nothing of its own.
-
-    Returns:
-        e.g. Frame(owner="setting contexts", topic="setting contexts", suffix="when setting contexts").
-    """
-    heading = re.sub(r"\s*\([^)]*\)$", "", heading.strip("[] ")).strip()
-    phrase = sentence_case(heading) if heading else ""
-    first, _, rest = phrase.partition(" ")
-    first = first.lower()
-    generic = not phrase or len(phrase) > 70 or phrase.endswith("?") or phrase.lower() in _NOISE_TERMS
-    if generic or first in {"to", "how", "what", "why", "when", "which", "step"} or generic_question(heading, title):
-        owner = fallback or sentence_case(title)
-        return Frame(owner, owner, f"for {owner}", title, folder)
-    if first in IMPERATIVE_VERBS and rest:  # "Create a virtual HID device": creating a virtual HID device
-        phrase = f"{_gerund(first)} {rest}"
-        first = phrase.split(" ", 1)[0]
-    if first.endswith("ing") and len(first) > 4:
-        return Frame(phrase, phrase, f"when {phrase}", title, folder)
-    return Frame(phrase, phrase, f"in {phrase}", title, folder)
-
-
-# short verbs that double their last consonant: set -> setting
-_DOUBLING = set("set get run put stop map plan ship step drop scan submit debug log tag plug unplug begin commit "
-                "control omit permit swap trim wrap shut cut hit let sit".split())
-
-
-def _gerund(verb: str) -> str:
-    if verb in _DOUBLING:
-        return verb + verb[-1] + "ing"
-    if verb.endswith("ie"):
-        return verb[:-2] + "ying"
-    if verb.endswith("e") and not verb.endswith(("ee", "ye", "oe")):
-        return verb[:-1] + "ing"
-    return verb + "ing"
 
 
 def content_questions(part: str, frame: Frame, before: str = "", names: Sequence[str] = (),
@@ -158,7 +94,7 @@ def content_questions(part: str, frame: Frame, before: str = "", names: Sequence
     yield from _code_questions(text, frame, question)
     terms = _bold_leads(text, frame)
     if terms:
-        yield finish_question(f"What should I know about {_span(terms)} {frame.suffix}")
+        yield finish_question(f"What should I know about {_join(terms[:3])} {frame.suffix}")
     later = _HEADING_LINE.search(text)
     if later and later.start() < len(text) // 3:
         yield _heading_question(later.group(1), frame)
@@ -190,7 +126,7 @@ def _table_questions(text: str, frame: Frame) -> Iterator[str]:
         what = re.sub(r"\b(?:these|those|this)\b", "the", said.group(1))
         yield finish_question(f"What {'are' if what.endswith('s') else 'is'} the {what} {frame.suffix}")
     if rows:
-        yield finish_question(f"What does the table {frame.suffix} say about {_span(rows)}")
+        yield finish_question(f"What does the table for {frame.owner} say about {_span(rows)}")
 
 
 def _step_range(text: str, before: str) -> tuple[int, int] | None:
@@ -223,39 +159,6 @@ def _code_questions(text: str, frame: Frame, question: str) -> Iterator[str]:
     yield finish_question(f"What is an example of {frame.topic}")
     if continued and question:
         yield f"{question.rstrip('?')} ({continued.group(1)})?"
-
-
-def distinct_questions(entries: Sequence[tuple[str, Callable[[], Iterable[str]]]]) -> list[str]:
-    """Give every pair of a page its own question.
-
-    A pair keeps its question unless an earlier pair of the page has it already; then it takes the first of
-    its alternatives (asked for only then) that no pair has; failing all, its question marked "(continued)"
-    or "(part N)".
-
-    Args:
-        entries: one ``(question, alternatives)`` per pair in page order; ``alternatives`` returns candidate
-            questions best first.
-
-    Returns:
-        The questions, in the same order, no two alike (compared without case and spacing).
-    """
-    taken: set[str] = set()
-    out: list[str] = []
-    for question, alternatives in entries:
-        chosen = question if _key(question) not in taken else ""
-        if not chosen:
-            chosen = next((q for q in alternatives() if q and len(q) <= 200 and _key(q) not in taken), "")
-        n = 1
-        while not chosen or _key(chosen) in taken:
-            n += 1
-            chosen = f"{question.rstrip('?')} ({'continued' if n == 2 else f'part {n - 1}'})?"
-        taken.add(_key(chosen))
-        out.append(chosen)
-    return out
-
-
-def _key(question: str) -> str:
-    return " ".join(question.lower().split())
 
 
 def _first_block(text: str) -> str:
@@ -363,14 +266,15 @@ def _listed_terms(text: str) -> list[str]:
 
 
 def _bold_leads(text: str, frame: Frame) -> list[str]:
+    """Bold terms that head the part's items, in order; a label repeated in every item ("Meaning") is no term."""
     terms = []
     for match in _BOLD_LEAD.finditer(text):
         term = plain_text(match.group(1)).strip(" :.[(")
-        if len(term) < 2 or term.lower() in _NOISE_TERMS or term.lower().startswith(("note", "important")):
+        if len(term) < 2 or term.lower() in GENERIC_HEADINGS or term.lower().startswith(("note", "important")):
             continue
         if term not in (frame.name, frame.owner) and term.lower() not in frame.owner.lower():
             terms.append(term)
-    return list(dict.fromkeys(terms))
+    return [term for term in dict.fromkeys(terms) if terms.count(term) == 1]
 
 
 def _sentence_question(lead: str, frame: Frame) -> str:
@@ -380,7 +284,9 @@ def _sentence_question(lead: str, frame: Frame) -> str:
     lead = lead[:1].upper() + lead[1:]
     m = _CLAUSE_LEAD.match(lead)
     if m and len(m.group(2).split()) <= 14:
-        return finish_question(f"What happens {m.group(1).lower()} {m.group(2)} {frame.suffix}")
+        core = frame.owner.split(" ", 1)[-1] if frame.suffix.startswith("when") else frame.owner
+        suffix = "" if core.lower() in m.group(2).lower() else f" {frame.suffix}"  # the clause names it already
+        return finish_question(f"What happens {m.group(1).lower()} {m.group(2)}{suffix}")
     m = _TO_LEAD.match(lead)
     if m and len(m.group(1).split()) <= 14:
         return finish_question(f"How do I {m.group(1)}")

@@ -297,7 +297,8 @@ def verb_question(phrase: str) -> str | None:
             return None
         return _how_do_i(f"{base_verb(first)} {sentence_case(rest)}")
     second = words[1].lower() if len(words) > 1 else ""
-    if first in IMPERATIVE_VERBS and second and not second[:1].isdigit() or first in _AMBIGUOUS and second in _DETERMINERS:
+    imperative = first in IMPERATIVE_VERBS and second and not second[:1].isdigit()
+    if imperative or first in _AMBIGUOUS and second in _DETERMINERS:
         return _how_do_i(sentence_case(" ".join(words)))
     if len(words) > 2 and re.match(r"(?:best practices|design guidelines|known issues|common issues)\s", phrase, re.I):
         return f"What are the {sentence_case(' '.join(words))}?"
