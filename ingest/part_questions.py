@@ -202,9 +202,10 @@ def _cells(line: str) -> list[str]:
 
 
 def _first_cells(text: str) -> list[str]:
-    """First-column values of the table's data rows (section rows in italics and blanks left out)."""
+    """First-column values of the table's data rows (group rows, with the other cells empty, left out)."""
     lines = [line for line in text.split("\n") if line.lstrip().startswith("|")]
-    values = [_cells(line)[0] for line in lines[2:]]
+    rows = [_cells(line) for line in lines[2:]]
+    values = [row[0] for row in rows if len(row) < 2 or any(row[1:])]
     return [v for v in values if v and len(v) <= 60 and not re.fullmatch(r"[-: ]*", v)]
 
 

@@ -185,6 +185,7 @@ def test_rendered_parse_error_names_the_problem() -> None:
 REAL_PAGES = [
     "wdm/nf-wdm-kesetevent.md",
     "wdm/nf-wdm-keraiseirql.md",
+    "wdfrequest/nf-wdfrequest-wdfrequestsend.md",
     "wdfobject/ns-wdfobject-_wdf_object_attributes.md",
     "wdfobject/ne-wdfobject-_wdf_execution_level.md",
     "usbioctl/ni-usbioctl-ioctl_usb_get_node_information.md",
@@ -228,6 +229,16 @@ def test_real_pages(real_pages) -> None:
     assert "members-1" in pairs and "`ContextTypeInfo`" in pairs["members-2"].answer + pairs["members-1"].answer
     assert all(p.answer.startswith("Members of **WDF_OBJECT_ATTRIBUTES**") for k, p in pairs.items() if "members" in k)
     assert "irql" not in pairs
+    assert pairs["members-2"].question == (
+        "What do the WDF_OBJECT_ATTRIBUTES members ContextSizeOverride and ContextTypeInfo mean?")
+
+    # the parts of long remarks ask what each covers, never "What else should I know ...?" twice
+    _, pairs = real_pages["wdfrequest/nf-wdfrequest-wdfrequestsend.md"]
+    remarks = [p.question for k, p in pairs.items() if k.startswith("remarks")]
+    assert len(remarks) > 2 and len(set(remarks)) == len(remarks)
+    assert remarks[0] == "What should I know when using WdfRequestSend?"
+    assert "What happens if WdfRequestSend fails?" in remarks
+    assert any(q.startswith("What is an example of using WdfRequestSend that calls ") for q in remarks)
 
     _, pairs = real_pages["wdfobject/ne-wdfobject-_wdf_execution_level.md"]
     assert pairs["overview"].question == "What is the WDF_EXECUTION_LEVEL enumeration?"

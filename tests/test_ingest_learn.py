@@ -23,6 +23,10 @@ from ingest.markdown import slugify
 from ingest.markdown import split_front_matter
 from ingest.markdown import split_long
 from ingest.markdown import split_sections
+from ingest.page_questions import Frame
+from ingest.page_questions import distinct_questions
+from ingest.page_questions import heading_frame
+from ingest.part_questions import content_questions
 from kb.models import Pair
 from kb.models import SourceDoc
 from kb.models import SourceMeta
@@ -301,6 +305,82 @@ def test_base_verb(gerund: str, verb: str) -> None:
     assert base_verb(gerund) == verb
 
 
+# --- questions of parts and distinct questions -------------------------------------------------------------
+
+SEND = Frame("WdfRequestSend", "using WdfRequestSend", "when using WdfRequestSend", "WdfRequestSend function",
+             name="WdfRequestSend")
+METADATA = heading_frame("Service metadata contents", "Service Metadata Overview")
+
+
+@pytest.mark.parametrize(
+    ("part", "frame", "kwargs", "expected"),
+    [
+        # a table cut by rows: the rows it holds; a table of flags and meanings: what the flags mean
+        ("(continued: rows 3–4 of the Send options table)\n\n| Flag | Meaning |\n| --- | --- |\n"
+         "| WDF_REQUEST_SEND_OPTION_TIMEOUT | x |\n| WDF_REQUEST_SEND_OPTION_SYNCHRONOUS | y |", SEND, {},
+         ["What does the Send options table say about WDF_REQUEST_SEND_OPTION_TIMEOUT and "
+          "WDF_REQUEST_SEND_OPTION_SYNCHRONOUS?", "What do the WDF_REQUEST_SEND_OPTION_* flags mean?"]),
+        ("| Flag | Meaning |\n| --- | --- |\n| WDF_REQUEST_SEND_OPTION_TIMEOUT | x |\n"
+         "| WDF_REQUEST_SEND_OPTION_IGNORE_TARGET_STATE | y |", SEND, {},
+         ["What do the WDF_REQUEST_SEND_OPTION_* flags mean?"]),
+        ("`Size`: bytes.\n\n`Period`: milliseconds.", SEND, {"names": ["Size", "Period"], "kind": "members"},
+         ["What do the WdfRequestSend members Size and Period mean?"]),
+        ("The following example shows how to send a request synchronously.\n\n```c\nWdfRequestSend(r, t, &o);\n```",
+         SEND, {}, ["How do I send a request synchronously?"]),
+        ("If the driver sets a time-out value, the framework cancels the request when it expires.", SEND, {},
+         ["What happens if the driver sets a time-out value when using WdfRequestSend?"]),
+        ("1. Copy the files.\n1. Run the tool.\n1. Restart.", METADATA,
+         {"before": "1. Open.\n1. Select.", "question": "How do I install it?"}, ["How do I install it (steps 3–5)?"]),
+        ("Q: Why does AEC resample to 16 kHz?\n\nA: Because it works at 16 kHz.", METADATA, {},
+         ["Why does AEC resample to 16 kHz?"]),
+        ("- **Operator logo**  \n  A logo.\n- **MB Internet profile**  \n  A profile.", METADATA, {},
+         ["What should I know about Operator logo and MB Internet profile in service metadata contents?"]),
+        ("[**WdfIoQueueCreate**](a)\n[**WdfIoQueueStart**](b)\n[**WdfIoQueueStop**](c)", METADATA,
+         {"question": "What does the DriverCreate rule apply to?"},
+         ["What does the DriverCreate rule apply to (WdfIoQueueCreate to WdfIoQueueStop)?"]),
+        ("```dbgcmd\n0: kd> !process 0 0\nPROCESS ffff\n```", METADATA, {},
+         ["What does !process show in service metadata contents?"]),
+    ],
+)
+def test_content_questions(part: str, frame: Frame, kwargs: dict, expected: list[str]) -> None:
+    assert list(content_questions(part, frame, **kwargs))[: len(expected)] == expected
+
+
+@pytest.mark.parametrize(
+    ("heading", "owner", "suffix"),
+    [
+        ("Service metadata contents", "service metadata contents", "in service metadata contents"),
+        ("Setting Contexts", "setting contexts", "when setting contexts"),
+        ("Create a virtual HID device", "creating a virtual HID device", "when creating a virtual HID device"),
+        ("Remarks", "spin locks", "for spin locks"),  # a generic heading: the page's topic
+        ("", "spin locks", "for spin locks"),
+    ],
+)
+def test_heading_frame(heading: str, owner: str, suffix: str) -> None:
+    frame = heading_frame(heading, "Spin Locks", "kernel", fallback="spin locks")
+    assert (frame.owner, frame.suffix) == (owner, suffix)
+
+
+def test_distinct_questions_asks_for_alternatives_only_when_taken() -> None:
+    asked: list[str] = []
+
+    def alternatives(*questions: str):
+        def ask():
+            asked.append(" | ".join(questions))
+            return iter(questions)
+        return ask
+
+    out = distinct_questions([
+        ("What is A?", alternatives("never asked?")),
+        ("What is B?", alternatives("never asked?")),
+        ("what is  a?", alternatives("What is A?", "What is C?")),  # the same question, other case and spacing
+        ("What is A?", alternatives("What is C?")),
+        ("What is A?", alternatives()),
+    ])
+    assert out == ["What is A?", "What is B?", "What is C?", "What is A (continued)?", "What is A (part 2)?"]
+    assert asked == ["What is A? | What is C?", "What is C?", ""]
+
+
 # --- whole pages ------------------------------------------------------------------------------------------
 
 
@@ -381,6 +461,9 @@ REAL_PAGES = [
     "debuggercmds/c---numbers-and-operators.md",
     "network/wdi-tlv-mac-statistics.md",
     "devtest/application-verifier-stop-codes-miscellaneous.md",
+    "network/wdi-oid-to-wdi-message-mapping.md",
+    "devtest/kmdf-drivercreate.md",
+    "mobilebroadband/service-metadata.md",
 ]
 
 
@@ -447,6 +530,22 @@ def test_real_pages(real_pages: dict[str, list]) -> None:
 
     stops = pairs_of("devtest/application-verifier-stop-codes-miscellaneous.md")
     assert any("TerminateThread" in p.question for p in stops)
+
+    # a 100,000-character table: valid tables of a few rows each, header repeated, what rows they hold said
+    mapping = [p for p in pairs_of("network/wdi-oid-to-wdi-message-mapping.md")
+               if p.locator["section"] == "native-wlan-to-wdi-oid-mapping"]
+    assert len(mapping) > 10 and all(len(p.answer) < 4000 for p in mapping)
+    assert all("| DDI | Query | Set/Method/Function |\n|---|---|---|\n| " in p.answer for p in mapping[1:])
+    assert all(p.answer.startswith("(continued: rows ") for p in mapping[2:])
+    assert re.fullmatch(r"What does the Native WLAN to WDI OID mapping table say about OID_\w+ through OID_\w+\?",
+                        mapping[2].question)
+    applies = [p for p in pairs_of("devtest/kmdf-drivercreate.md") if p.locator["section"] == "applies-to"]
+    assert len(applies) > 5 and applies[0].question == "What does the DriverCreate rule (KMDF) apply to?"
+    assert re.fullmatch(r"What does the DriverCreate rule \(KMDF\) apply to \(Wdf\w+ to Wdf\w+\)\?", applies[1].question)
+    contents = [p.question for p in pairs_of("mobilebroadband/service-metadata.md")
+                if p.locator["section"] == "service-metadata-contents"]
+    assert contents[0] == "What are service metadata contents?"
+    assert contents[1].startswith("What should I know about Operator logo, ") and len(set(contents)) == len(contents)
     for pages in real_pages.values():
         for pair in pages[1:]:
             assert not RELATIVE_MD_LINK.search(pair.answer) and "<span id" not in pair.answer
@@ -460,11 +559,10 @@ def _check_pair(pair: Pair, where: str) -> None:
     assert not RELATIVE_MD_LINK.search(pair.answer), where
 
 
-@pytest.mark.slow
-@pytest.mark.corpus
-def test_every_corpus_page_parses(corpus: Path) -> None:
-    """Both trees end to end: no exception, sane pairs, unique locators per page."""
-    counts: dict[str, int] = {}
+@pytest.fixture(scope="module")
+def corpus_pages(corpus: Path) -> dict[str, tuple[SourceMeta, list[Pair]]]:
+    """Every page of both trees parsed once: path -> (SourceMeta, pairs)."""
+    pages = {}
     for archive, parser, prefix in (("windows-driver-docs.tar.gz", learn, DOCS),
                                     ("windows-driver-docs-ddi.tar.gz", apiref, "wdk-ddi-src/content/")):
         with tarfile.open(corpus / archive) as tar:
@@ -474,10 +572,57 @@ def test_every_corpus_page_parses(corpus: Path) -> None:
                 assert member.name.startswith(prefix)
                 text = tar.extractfile(member).read().decode("utf-8", "replace")
                 meta, *pairs = parser.parse(text, SourceDoc(path=member.name, kind="doc"))
-                assert isinstance(meta, SourceMeta) and meta.url, member.name
-                locators = [tuple(sorted(p.locator.items())) for p in pairs]
-                assert len(set(locators)) == len(locators), member.name
-                for pair in pairs:
-                    _check_pair(pair, member.name)
-                    counts[pair.kind] = counts.get(pair.kind, 0) + 1
+                pages[member.name] = (meta, pairs)
+    return pages
+
+
+@pytest.mark.slow
+@pytest.mark.corpus
+def test_every_corpus_page_parses(corpus_pages: dict[str, tuple[SourceMeta, list[Pair]]]) -> None:
+    """Both trees end to end: no exception, sane pairs, unique locators per page."""
+    counts: dict[str, int] = {}
+    for name, (meta, pairs) in corpus_pages.items():
+        assert isinstance(meta, SourceMeta) and meta.url, name
+        locators = [tuple(sorted(p.locator.items())) for p in pairs]
+        assert len(set(locators)) == len(locators), name
+        for pair in pairs:
+            _check_pair(pair, name)
+            counts[pair.kind] = counts.get(pair.kind, 0) + 1
     assert counts["section"] > 40_000 and counts["overview"] > 20_000 and counts["fact"] > 20_000
+
+
+@pytest.mark.slow
+@pytest.mark.corpus
+def test_no_two_pairs_of_a_page_share_a_question(corpus_pages: dict[str, tuple[SourceMeta, list[Pair]]]) -> None:
+    """Search shows questions: two alike from one page (a split section's parts) tell the user nothing."""
+    shared = {}
+    for name, (_, pairs) in corpus_pages.items():
+        questions = [" ".join(p.question.lower().split()) for p in pairs]
+        if len(set(questions)) != len(questions):
+            shared[name] = sorted({q for q in questions if questions.count(q) > 1})
+    assert not shared, f"{len(shared)} pages repeat a question, e.g. {list(shared.items())[:3]}"
+    # the last resort ("... (continued)?") stays rare: parts ask about what they hold
+    numbered = [p.question for _, pairs in corpus_pages.values() for p in pairs
+                if re.search(r"\((?:continued|part \d+)\)\?$", p.question)]
+    assert len(numbered) < 200, numbered[:20]
+
+
+def _unsplittable_code(answer: str) -> bool:
+    """One code block too big to stand alone that the splitter may not cut (no blank line, or under 8,000)."""
+    big = [m.group(0) for m in re.finditer(r"^[ \t]*(`{3,}|~{3,}).*?^[ \t]*\1[ \t]*$", answer, re.M | re.S)
+           if len(m.group(0)) > 4000]
+    if len(big) != 1:
+        return False
+    inner = big[0].split("\n")[1:-1]
+    return len(big[0]) <= 8000 or not any(not line.strip() for line in inner)
+
+
+@pytest.mark.slow
+@pytest.mark.corpus
+def test_answers_stay_readable_sizes(corpus_pages: dict[str, tuple[SourceMeta, list[Pair]]]) -> None:
+    """No answer over ~6,000 characters unless it holds one code block that cannot be cut."""
+    sizes = sorted(len(p.answer) for _, pairs in corpus_pages.values() for p in pairs)
+    too_big = [(name, p.locator, len(p.answer)) for name, (_, pairs) in corpus_pages.items() for p in pairs
+               if len(p.answer) > 6000 and not _unsplittable_code(p.answer)]
+    assert not too_big, too_big[:10]
+    assert sizes[int(len(sizes) * 0.99)] < 3500  # p99
