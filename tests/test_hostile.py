@@ -223,7 +223,7 @@ def test_api_responses_are_json_and_carry_no_rendered_html(client: FlaskClient, 
         assert resp.status_code == 200 and resp.mimetype == "application/json", path
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
 
-        def walk(value: Any, key: str = "") -> None:
+        def walk(value: Any, key: str = "", path: str = path) -> None:
             if isinstance(value, dict):
                 for k, v in value.items():
                     walk(v, k)
