@@ -7,13 +7,14 @@ STAMP  := $(VENV)/.installed
 STARTER := data/handbook data/scripts
 KB_SOURCES ?=
 
-.PHONY: help install run build serve test test-fast browser bench eval lint clean
+.PHONY: help install run build serve test test-fast browser bench eval lint loadtest clean
 
 help:
 	@echo "make run        create the virtualenv, install, ingest the starter content (+ KB_SOURCES), serve on :5000"
 	@echo "make test       install what tests need (incl. headless Chromium) and run the whole suite"
 	@echo "make test-fast  tests without the real model, the browser or the corpus-wide checks"
 	@echo "make eval       kb eval on the current KB"
+	@echo "make loadtest   16 clients for 60 s against kb serve (loopback only) on KB_DATA_DIR"
 	@echo "make lint       ruff"
 
 $(STAMP): pyproject.toml
@@ -44,6 +45,9 @@ test-fast: install
 
 eval: install
 	$(BIN)/kb eval
+
+loadtest: install
+	$(BIN)/python scripts/loadtest.py --clients 16 --seconds 60
 
 lint: install
 	$(BIN)/ruff check kb ingest webapp kbcli tests
