@@ -56,7 +56,8 @@ def build_pairs(page: ApiPage) -> Iterator[Pair]:
 
     Returns:
         An iterator over Pairs with locators ``{"section": "overview"}``, ``{"section": "remarks", "part": n}``,
-        ``{"section": "members", "part": n}``, ``{"fact": "irql"}`` and ``{"fact": "requirements"}``.
+        ``{"section": "members", "part": n}``, ``{"fact": "irql"}`` and ``{"fact": "requirements"}``, each with
+        its own question (later parts name the members they document or ask about what they cover).
     """
     names = page.api_names or (page.name,)
     if page.is_index:

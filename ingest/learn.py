@@ -88,7 +88,8 @@ def parse(text: str, source: SourceDoc) -> Iterator[Record]:
 
     Returns:
         An iterator over one SourceMeta, then one Pair (kind "section") per section or part of a section;
-        no pairs when the page has no body (include-only pages).
+        no pairs when the page has no body (include-only pages). No two pairs of a page share a question: a
+        later part, or a section whose heading asks what an earlier one asked, asks about its own content.
     """
     meta, body = split_front_matter(text)
     base_url = source.url or learn_url(source.path)

@@ -126,7 +126,8 @@ def _table_questions(text: str, frame: Frame) -> Iterator[str]:
         what = re.sub(r"\b(?:these|those|this)\b", "the", said.group(1))
         yield finish_question(f"What {'are' if what.endswith('s') else 'is'} the {what} {frame.suffix}")
     if rows:
-        yield finish_question(f"What does the table for {frame.owner} say about {_span(rows)}")
+        table = frame.owner if re.search(r"\btable\b", frame.owner, re.I) else f"table for {frame.owner}"
+        yield finish_question(f"What does the {table} say about {_span(rows)}")
 
 
 def _step_range(text: str, before: str) -> tuple[int, int] | None:
@@ -148,7 +149,7 @@ def _code_questions(text: str, frame: Frame, question: str) -> Iterator[str]:
         return
     commands = list(dict.fromkeys(_DEBUGGER_COMMAND.findall(text)))[:2]
     if commands:
-        yield finish_question(f"What does {_join(commands)} show {frame.suffix}")
+        yield finish_question(f"What {'does' if len(commands) == 1 else 'do'} {_join(commands)} show {frame.suffix}")
     console = _CONSOLE.search(text)
     if console:
         yield finish_question(f"How do I run {console.group(1)} {frame.suffix}")
