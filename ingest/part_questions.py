@@ -16,8 +16,11 @@ _HEADING_LINE = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.M)
 _BOLD_LINE = re.compile(r"^\*\*([^*\n]{3,100})\*\*:?$", re.M)
 # a bold term that stands for a sub-heading: alone on its line ("- **Operator logo**  ") or defined after it
 # ("**CheckForHangTimeInSeconds**: ...", "**DIRQL** - ...")
-_BOLD_LEAD = re.compile(r"^[ \t]*(?:[-*+][ \t]+|\d+[.)][ \t]+)?\*\*([^*\n]{2,60}?)\*\*(?:[ \t]*$|:|[ \t]+[-–—][ \t])",
-                        re.M)
+_BOLD_LEAD = re.compile(r"^[ \t]*(?:[-*+][ \t]+|\d+[.)][ \t]+)?(?:\[\]\([^)]*\))?(?:\*\*([^*\n]{2,60}?)\*\*"
+                        r"(?:[ \t]*$|:|[ \t]+[-–—][ \t])|\[\*\*([^*\n]{2,60}?)\*\*\]\()", re.M)
+# a glossary term: a short line that ends in a hard line break, its definition on the next line
+_TERM_LINE = re.compile(r"^(?:\[\]\([^)]*\))?([A-Za-z][^\n*|]{2,60}?) {2,}\n(?=\S)", re.M)
+_CONTINUED_RANGE = re.compile(r"^\(continued: (rows \d+–\d+) of (the .+? table)\)")
 _CONTINUED_ROWS = re.compile(r"^\(continued: rows \d+–\d+ of the (.+?) table\)")
 _CONTINUED_CODE = re.compile(r"^\(continued: (lines \d+–\d+) of the code block\)")
 _TABLE_LEAD = re.compile(r"\b(?:following|this|the) table (?:shows|lists|describes|summarizes|contains|defines|gives|"
@@ -76,7 +79,7 @@ def content_questions(part: str, frame: Frame, before: str = "", names: Sequence
     text = part.strip()
     lead = _first_block(text)
     if names:
-        yield _names_question(names, kind, frame)
+        yield from _names_questions(names, kind, frame)
     heading = _HEADING_LINE.match(text) or _BOLD_LINE.match(lead)
     if heading:
         yield _heading_question(heading.group(1), frame)
@@ -118,6 +121,10 @@ def _table_questions(text: str, frame: Frame) -> Iterator[str]:
     rows = _first_cells(text)
     if continued and rows:
         yield finish_question(f"What does the {continued.group(1)} table say about {_span(rows)}")
+    elif continued:  # rows with no text to name them (images): their numbers
+        span = _CONTINUED_RANGE.match(text)
+        if span:
+            yield finish_question(f"What do {span.group(1)} of {span.group(2)} say")
     question = _table_question(text, frame)
     if question:
         yield question
@@ -180,12 +187,15 @@ def _span(names: Sequence[str]) -> str:
     return _join(names) if len(names) <= 3 else f"{names[0]} through {names[-1]}"
 
 
-def _names_question(names: Sequence[str], kind: str, frame: Frame) -> str:
+def _names_questions(names: Sequence[str], kind: str, frame: Frame) -> Iterator[str]:
     label = kind or "entries"
     if len(names) == 1:
         one = {"entries": "entry", "values": "value", "members": "member", "parameters": "parameter"}.get(label, label)
-        return finish_question(f"What is the {names[0]} {one} of {frame.owner}")
-    return finish_question(f"What do the {frame.name or frame.owner} {label} {_span(names)} mean")
+        yield finish_question(f"What is the {names[0]} {one} of {frame.owner}")
+        yield finish_question(f"What does {names[0]} mean")  # long names: the short form stays under 200
+    else:
+        yield finish_question(f"What do the {frame.name or frame.owner} {label} {_span(names)} mean")
+        yield finish_question(f"What do {_span(names)} mean")
 
 
 def _plural(noun: str) -> str:
@@ -270,8 +280,9 @@ def _listed_terms(text: str) -> list[str]:
 def _bold_leads(text: str, frame: Frame) -> list[str]:
     """Bold terms that head the part's items, in order; a label repeated in every item ("Meaning") is no term."""
     terms = []
-    for match in _BOLD_LEAD.finditer(text):
-        term = plain_text(match.group(1)).strip(" :.[(")
+    heads = [m.group(1) or m.group(2) for m in _BOLD_LEAD.finditer(text)] or _TERM_LINE.findall(text)
+    for head in heads:
+        term = plain_text(head).strip(" :.[(")
         if len(term) < 2 or term.lower() in GENERIC_HEADINGS or term.lower().startswith(("note", "important")):
             continue
         if term not in (frame.name, frame.owner) and term.lower() not in frame.owner.lower():
