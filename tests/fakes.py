@@ -168,6 +168,27 @@ class FakeKB:
             "index": {"backend": "fake", "model": "none", "dim": 0, "count": len(self._pairs), "built_at": None},
         }
 
+    def pair_by_ref(self, ref: str) -> dict[str, Any] | None:
+        """The pair with a stable ref ``<source path>#<anchor>`` (anchors as kb.pipeline.pair_anchor makes), or None."""
+        self._enter("pair_by_ref", ref)
+        from kb.pipeline import pair_anchor
+
+        path, _, anchor = ref.partition("#")
+        for pair in self._pairs:
+            source = pair["source"]
+            if source["path"] == path and (not anchor or pair_anchor(source["locator"]) == anchor):
+                return copy.deepcopy(pair) | {"ref": f"{path}#{pair_anchor(source['locator'])}"}
+        return None
+
+    def get_sample(self, path: str) -> dict[str, Any]:
+        """A catalog sample in the shape of kb.app.KB.get_sample (few facts: the fake catalog is small)."""
+        self._enter("get_sample", path)
+        raw = next((s for s in self._samples.values() if s["path"] == path), None)
+        if raw is None:
+            raise NotFound(f"no sample {path!r}: see /samples for the catalog")
+        return {"description": "", "driver_types": [], "inf_classes": [], "projects": [], "ddis": [], "readme": [],
+                "pairs": []} | dict(raw)
+
 
 def make_test_app(kb: FakeKB | None = None, **config: Any) -> Flask:
     """A create_app() with TESTING on and a FakeKB (a fresh one unless given)."""

@@ -52,10 +52,12 @@ def create_app(test_config: dict[str, Any] | None = None, kb: KBService | None =
 
     from webapp import api
     from webapp import errors
+    from webapp import onboarding
     from webapp import views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(onboarding.bp)
     errors.init_app(app)
     from webapp import slack
 

@@ -17,6 +17,7 @@ from kb.errors import NotFound
 from kb.errors import UnknownTopic
 from webapp import get_kb
 from webapp.api import parse_search_args
+from webapp.onboarding import link_glossary
 from webapp.render import describe_reason
 from webapp.render import evidence_links
 from webapp.render import format_locator
@@ -163,7 +164,8 @@ def pair(pair_id: str) -> Any:
         "pair.html",
         pair=item,
         source=source,
-        answer_html=render_markdown(item.get("answer", ""), base_url=_absolute(source.get("url"))),
+        # Sanitize first, then link glossary terms: link_terms adds our own trusted markup (see webapp.onboarding).
+        answer_html=link_glossary(render_markdown(item.get("answer", ""), base_url=_absolute(source.get("url")))),
         topic_names=_topic_names(kb.topics()),
     )
 
