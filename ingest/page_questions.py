@@ -12,6 +12,8 @@ from ingest.questions import IMPERATIVE_VERBS
 from ingest.questions import generic_question
 from ingest.questions import sentence_case
 
+MAX_QUESTION = 150  # a longer alternative reads as a paragraph, not a question
+
 # headings that name no subject of their own: their section is about the page's subject
 GENERIC_HEADINGS = {"note", "important", "tip", "warning", "caution", "notes", "example", "examples", "remarks",
                     "syntax", "parameters", "return value", "true", "false", "null", "optional", "contents",
@@ -82,7 +84,7 @@ def distinct_questions(entries: Sequence[tuple[str, Callable[[], Iterable[str]]]
     """Give every pair of a page its own question.
 
     A pair keeps its question unless an earlier pair of the page has it already; then it takes the first of
-    its alternatives (asked for only then) that no pair has; failing all, its question marked "(continued)"
+    its alternatives (asked for only then) that no pair has and that is at most MAX_QUESTION long; failing all, its question marked "(continued)"
     or "(part N)".
 
     Args:
@@ -97,7 +99,7 @@ def distinct_questions(entries: Sequence[tuple[str, Callable[[], Iterable[str]]]
     for question, alternatives in entries:
         chosen = question if _key(question) not in taken else ""
         if not chosen:
-            chosen = next((q for q in alternatives() if q and len(q) <= 200 and _key(q) not in taken), "")
+            chosen = next((q for q in alternatives() if q and len(q) <= MAX_QUESTION and _key(q) not in taken), "")
         n = 1
         while not chosen or _key(chosen) in taken:
             n += 1

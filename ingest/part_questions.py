@@ -96,8 +96,8 @@ def content_questions(part: str, frame: Frame, before: str = "", names: Sequence
         yield f"{question.rstrip('?')} (steps {steps[0]}–{steps[1]})?"
     yield from _code_questions(text, frame, question)
     terms = _bold_leads(text, frame)
-    if terms:
-        yield finish_question(f"What should I know about {_join(terms[:3])} {frame.suffix}")
+    for n in range(min(len(terms), 3), 0, -1):  # fewer names when the question grows too long
+        yield finish_question(f"What should I know about {_join(terms[:n])} {frame.suffix}")
     later = _HEADING_LINE.search(text)
     if later and later.start() < len(text) // 3:
         yield _heading_question(later.group(1), frame)
@@ -105,8 +105,8 @@ def content_questions(part: str, frame: Frame, before: str = "", names: Sequence
     if sentence:
         yield sentence
     marked = _marked_terms(text, before, frame)
-    if marked:
-        yield finish_question(f"What should I know about {_join(marked[:2])} {frame.suffix}")
+    for n in range(min(len(marked), 2), 0, -1):
+        yield finish_question(f"What should I know about {_join(marked[:n])} {frame.suffix}")
     in_effect = _HEADING_LINE.findall(before)
     if in_effect:
         yield _heading_question(in_effect[-1], frame)
