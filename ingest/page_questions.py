@@ -84,8 +84,8 @@ def distinct_questions(entries: Sequence[tuple[str, Callable[[], Iterable[str]]]
     """Give every pair of a page its own question.
 
     A pair keeps its question unless an earlier pair of the page has it already; then it takes the first of
-    its alternatives (asked for only then) that no pair has and that is at most MAX_QUESTION long; failing all, its question marked "(continued)"
-    or "(part N)".
+    its alternatives (asked for only then) that no pair has and that is at most MAX_QUESTION long; failing
+    all, its question marked "(continued)" or "(part N)".
 
     Args:
         entries: one ``(question, alternatives)`` per pair in page order; ``alternatives`` returns candidate
