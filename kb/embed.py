@@ -135,12 +135,10 @@ class FakeEmbedder:
 
 
 def load_embedder(settings: dict) -> Embedder:
-    """Build the embedder named by the settings (``EMBED_MODEL`` = ``fake`` gives the test embedder)."""
-    name = settings["EMBED_MODEL"]
-    if name == "fake" or name.startswith("fake:"):
-        dim = int(name.split(":", 1)[1]) if ":" in name else 64
-        return FakeEmbedder(dim=dim, name=name)
-    return SentenceTransformerEmbedder(
-        name, max_tokens=int(settings["EMBED_MAX_TOKENS"]), batch_size=int(settings["EMBED_BATCH"]),
-        device=settings["EMBED_DEVICE"],
-    )
+    """Build the embedder the settings name (``EMBED_MODEL`` = ``fake`` gives the test embedder).
+
+    ``EMBED_BACKEND`` picks fp32 PyTorch (``torch``) or int8 ONNX Runtime (``onnx-int8``, see kb.embed_onnx).
+    """
+    from kb.embed_onnx import load_embedder_for
+
+    return load_embedder_for(settings)
