@@ -4,7 +4,7 @@
 :: when: Developing or testing a file system minifilter: checking that it loads at the altitude
 ::   from its INF, that its instances attach where you expect, and that it unloads cleanly (a
 ::   filter that cannot unload usually still holds references or has outstanding callbacks).
-:: run: fltmc-minifilter.cmd load MyFilter C:  ^|  fltmc-minifilter.cmd list  ^|  fltmc-minifilter.cmd unload MyFilter C:
+:: run: fltmc-minifilter.cmd load MyFilter C:   then   fltmc-minifilter.cmd list   then   fltmc-minifilter.cmd unload MyFilter C:
 :: look-for: Your filter in "fltmc filters" with the right altitude and the expected number of
 ::   instances; "fltmc instances" shows one line per volume it is attached to. An unload that
 ::   fails with 0x801f0010 or hangs points at references your filter did not release.

@@ -5,7 +5,7 @@
 ::   Hardware Lab Kit and the dashboard run the same checks and reject a package that fails them.
 :: run: infverif-check.cmd C:\build\MyDriver\MyDriver.inf
 :: look-for: "INF is VALID" for each mode. Each error line has a code (for example 1233 or 1330);
-::   run infverif /code <number> for its explanation. Open the HTML report in the same folder to
+::   run infverif /code NUMBER for its explanation. Open the HTML report in the same folder to
 ::   see each error next to the INF line that caused it. Run stampinf first if the INF still
 ::   contains $ARCH$, or add /stampinf.
 :: topics: install-inf, signing, testing-verifier
