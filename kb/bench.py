@@ -252,15 +252,18 @@ def bench_embed_compare(texts: list[str], embedder: Any, reference: Any, chunk: 
         return {"skipped": "no pairs to embed"}
     ours, theirs = [], []
     seconds = {"backend": 0.0, "reference": 0.0}
+    same = reference is embedder  # the torch backend is its own reference: measure it once
     embedder.encode(texts[:8])
     reference.encode(texts[:8])
     for i, start in enumerate(range(0, len(texts), chunk)):
         part = texts[start:start + chunk]
-        order = [("backend", embedder, ours), ("reference", reference, theirs)]
+        order = [("backend", embedder, ours)] + ([] if same else [("reference", reference, theirs)])
         for label, model, out in order if i % 2 == 0 else order[::-1]:
             started = time.perf_counter()
             out.append(model.encode(part))
             seconds[label] += time.perf_counter() - started
+    if same:
+        theirs, seconds["reference"] = ours, seconds["backend"]
     a, b = np.concatenate(ours), np.concatenate(theirs)
     cos = (a * b).sum(axis=1) if len(texts) else np.zeros(0)
     tokens = _tokens(embedder, texts)
@@ -375,18 +378,19 @@ def run_load(make_call: Callable[[], Callable[[str], bool]], queries: Sequence[s
     """Run ``clients`` threads, each making up to ``per_client`` calls (stopping at ``time_limit`` seconds).
 
     Args:
-        make_call: gives each thread its own ``call(query) -> ok``; an exception counts as an error. A ``close``
-            attribute on the call is called when the thread ends.
+        make_call: gives each thread its own ``call(query)``, returning True when it worked, else False or a short
+            error kind (``"HTTP 503"``); an exception counts as an error of its type's name. A ``close`` attribute
+            on the call is called when the thread ends.
         queries: client i uses ``queries[i * per_client:]`` (wrapping), so no two calls share a query.
         clients: concurrent threads.
         per_client: calls per thread.
         time_limit: seconds after which threads stop starting calls.
 
     Returns:
-        ``{"clients", "requests", "ok", "errors", "seconds", "qps", "latency_ms": {"p50", "p95", "p99", "mean",
-        "max"}}`` (latencies of successful calls).
+        ``{"clients", "requests", "ok", "errors", "error_kinds": {kind: n}, "seconds", "qps", "latency_ms":
+        {"p50", "p95", "p99", "mean", "max"}}`` (latencies of successful calls).
     """
-    results: list[tuple[float, bool]] = []
+    results: list[tuple[float, bool | str]] = []
     lock = threading.Lock()
     deadline = time.monotonic() + time_limit
 
@@ -399,11 +403,11 @@ def run_load(make_call: Callable[[], Callable[[str], bool]], queries: Sequence[s
                 query = queries[(i * per_client + j) % len(queries)]
                 started = time.perf_counter()
                 try:
-                    ok = bool(call(query))
-                except Exception:
-                    ok = False
+                    outcome = call(query)
+                except Exception as exc:
+                    outcome = type(exc).__name__
                 with lock:
-                    results.append((time.perf_counter() - started, ok))
+                    results.append((time.perf_counter() - started, outcome))
         finally:
             if hasattr(call, "close"):
                 call.close()
@@ -415,12 +419,16 @@ def run_load(make_call: Callable[[], Callable[[str], bool]], queries: Sequence[s
     for thread in threads:
         thread.join(max(1.0, deadline - time.monotonic()) + 60)
     wall = time.perf_counter() - started
-    lat = [t for t, ok in results if ok]
+    lat = [t for t, outcome in results if outcome is True]
     ok = len(lat)
+    kinds: dict[str, int] = {}
+    for _, outcome in results:
+        if outcome is not True:
+            kinds[str(outcome or "failed")] = kinds.get(str(outcome or "failed"), 0) + 1
     stats = {k: round(v * 1000, 2) for k, v in percentiles(lat).items()}
     stats["mean"] = round(1000 * sum(lat) / ok, 2) if ok else float("nan")
     stats["max"] = round(1000 * max(lat), 2) if ok else float("nan")
-    return {"clients": clients, "requests": len(results), "ok": ok, "errors": len(results) - ok,
+    return {"clients": clients, "requests": len(results), "ok": ok, "errors": len(results) - ok, "error_kinds": kinds,
             "seconds": round(wall, 2), "qps": round(ok / wall, 1) if wall else 0.0, "latency_ms": stats}
 
 
@@ -431,12 +439,12 @@ class HttpSearch:
         self.host, self.port, self.path, self.timeout = host, port, path, timeout
         self.conn = http.client.HTTPConnection(host, port, timeout=timeout)
 
-    def __call__(self, query: str) -> bool:
+    def __call__(self, query: str) -> bool | str:
         try:
             self.conn.request("GET", f"{self.path}?{urlencode({'q': query, 'k': 10})}")
             response = self.conn.getresponse()
             response.read()
-            return response.status == 200
+            return True if response.status == 200 else f"HTTP {response.status}"
         except (OSError, http.client.HTTPException):
             self.conn.close()  # a fresh connection for the next call
             self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)

@@ -197,11 +197,11 @@ def load_embedder_for(settings: dict[str, Any]) -> Embedder:
 
     Args:
         settings: the settings dict (``EMBED_MODEL``, ``EMBED_BACKEND``, ``EMBED_MAX_TOKENS``, ``EMBED_BATCH``,
-            ``EMBED_DEVICE``, ``DATA_DIR``); a missing ``EMBED_BACKEND`` means ``torch``.
+            ``EMBED_DEVICE``, ``DATA_DIR``, optional ``EMBED_CACHE_DIR``); a missing ``EMBED_BACKEND`` means ``torch``.
 
     Returns:
         A ``FakeEmbedder`` for ``EMBED_MODEL`` = ``fake[:dim]``, else a ``SentenceTransformerEmbedder`` (torch) or an
-        ``OnnxEmbedder`` (onnx-int8, exported under ``<DATA_DIR>/models``).
+        ``OnnxEmbedder`` (onnx-int8, exported once under ``EMBED_CACHE_DIR``, default ``<DATA_DIR>/models``).
 
     Raises:
         ValueError: unknown ``EMBED_BACKEND``.
@@ -218,5 +218,6 @@ def load_embedder_for(settings: dict[str, Any]) -> Embedder:
         return SentenceTransformerEmbedder(name, max_tokens=max_tokens, batch_size=batch,
                                            device=settings.get("EMBED_DEVICE", "cpu"))
     if backend == "onnx-int8":
-        return OnnxEmbedder(name, Path(settings["DATA_DIR"]) / "models", max_tokens=max_tokens, batch_size=batch)
+        cache = settings.get("EMBED_CACHE_DIR") or Path(settings["DATA_DIR"]) / "models"
+        return OnnxEmbedder(name, Path(cache), max_tokens=max_tokens, batch_size=batch)
     raise ValueError(f"unknown EMBED_BACKEND {backend!r}; use one of {', '.join(BACKENDS)}")

@@ -29,7 +29,7 @@ def _levels(rows: list[dict[str, Any]]) -> list[str]:
     return [f"  {r['clients']:>3} clients: p50 {_fmt(r['latency_ms']['p50'])} ms, "
             f"p95 {_fmt(r['latency_ms']['p95'])} ms, p99 {_fmt(r['latency_ms']['p99'])} ms, {r['qps']} qps, "
             f"{r['ok']}/{r['requests']} ok, "
-            f"{r['errors']} errors" for r in rows]
+            f"{r['errors']} errors" + (f" {r['error_kinds']}" if r["errors"] else "") for r in rows]
 
 
 def format_report(report: dict[str, Any]) -> str:

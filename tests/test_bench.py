@@ -77,6 +77,7 @@ def test_load_runner_counts_requests_and_errors(tiny_server: ThreadingHTTPServer
     result = bench.run_load(lambda: bench.HttpSearch(bench.LOOPBACK, port), queries, clients=3, per_client=4)
     # 12 calls walk the query list in order (client i starts at i * 4): every third one fails.
     assert (result["requests"], result["ok"], result["errors"]) == (12, 8, 4)
+    assert result["error_kinds"] == {"HTTP 500": 4}
     assert sorted(_Handler.hits) == sorted(queries * 4)
     assert result["latency_ms"]["p50"] <= result["latency_ms"]["p99"] <= result["latency_ms"]["max"]
 
@@ -95,6 +96,7 @@ def test_load_runner_counts_exceptions_as_errors_and_closes_clients() -> None:
 
     result = bench.run_load(Flaky, ["a", "boom"], clients=2, per_client=3)
     assert (result["requests"], result["ok"], result["errors"]) == (6, 3, 3)
+    assert result["error_kinds"] == {"ConnectionResetError": 3}
     assert len(closed) == 2
 
 

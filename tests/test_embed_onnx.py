@@ -77,14 +77,17 @@ def test_onnx_int8_agrees_with_fp32_on_real_texts(tmp_path: Path) -> None:
     ref = load_embedder_for({**settings, "EMBED_BACKEND": "torch"})
     assert fast.name != ref.name and "+onnx-int8" in fast.name and fast.dim == ref.dim == 384
     assert list((tmp_path / "models").glob("*-onnx-int8/onnx/model_int8_*.onnx"))
+    assert not list((tmp_path / "models").glob(".*tmp*")), "the export's work folder is left behind"
     a, b = fast.encode(texts), ref.encode(texts)
     assert a.shape == b.shape and a.dtype == np.float32
     assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-3)
     cosine = (a * b).sum(axis=1)
     assert cosine.mean() >= 0.98, cosine
     assert fast.count_tokens(texts) == ref.count_tokens(texts)
-    # The export is done once: a second embedder loads the cached file.
-    again = load_embedder_for({**settings, "EMBED_BACKEND": "onnx-int8"})
+    # The export is done once: a second embedder loads the cached file (here through EMBED_CACHE_DIR).
+    again = load_embedder_for({**settings, "EMBED_BACKEND": "onnx-int8", "DATA_DIR": str(tmp_path / "other"),
+                               "EMBED_CACHE_DIR": str(tmp_path / "models")})
+    assert not (tmp_path / "other").exists()
     assert float(again.encode_query(texts[0]) @ fast.encode_query(texts[0])) > 0.999
     # Free the models here: collected later, during pytest's assertion rewriting of some import, their
     # finalizers trip CPython 3.11.7's "AST constructor recursion depth mismatch" SystemError.
