@@ -726,6 +726,7 @@ def _run_phases(options: BenchOptions, report: dict[str, Any], phase: Callable[[
                                            options.work_dir / "index-fp32", backend))
     queries = query_pool(entries or [], 1 + max(options.levels, default=1) * options.per_client * len(options.levels))
     env = {f"KB_{k}": str(v) for k, v in s.items() if k.startswith(("EMBED_", "INDEX_", "THREADS")) and v is not None}
+    env["KB_API_RATE_LIMIT"] = "0"  # one client address sends every request: measure the service, not the limiter
     phase("http", lambda: bench_http(kb, env, queries, options.levels, options.per_client, options.time_limit,
                                      options.work_dir / "serve.log"))
     _, vectors = indexer.load_vectors(kb.db, embedder.name, embedder.dim)
