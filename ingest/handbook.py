@@ -33,7 +33,7 @@ def looks_like(text: str) -> bool:
         return False
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):
         return False
     return isinstance(data, dict) and isinstance(data.get("pairs"), list)
 
@@ -67,7 +67,7 @@ def parse(text: str, source: SourceDoc) -> Iterator[Record]:
     """
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: impossible dates such as 2024-13-45
         raise ParseError(f"not valid YAML: {_yaml_problem(exc)}; fix the syntax (quote strings with ': ')") from None
     if not isinstance(data, dict) or not isinstance(data.get("pairs"), list):
         raise ParseError("a handbook file needs a top-level `pairs:` list of entries")

@@ -28,6 +28,7 @@ try:  # libyaml is ~20x faster; the whole corpus has 38k front matters
 except AttributeError:  # pragma: no cover - pure-python yaml build
     _Loader = yaml.SafeLoader
 
+_FM_LINE = re.compile(r"^(?:[\w.-]+:.*|[ \t]+\S.*|[ \t]*-[ \t].*)$")
 _HEADING = re.compile(r"^(#{1,6})(?:[ \t]+(.*?))?[ \t#]*$")
 _LINK = re.compile(
     r"(!?)\[((?:\\.|[^\[\]\n\\]|\n(?![ \t]*\n)|\[(?:\\.|[^\[\]\n\\])*\])*)\]\(\s*<?((?:[^()\s<>]|\([^()\s]*\))*)>?"
@@ -55,12 +56,24 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
         return {}, text
     match = re.compile(r"^---[ \t]*$", re.M).search(text, 3)
     first = text.find("\n")
-    if match is None or first < 0 or text[3:first].strip():
+    if first < 0 or text[3:first].strip():
         return {}, text
+    if match is None:
+        # Unclosed front matter: its "key: value" lines are not page content; the body starts after them.
+        rest = text[first + 1 :]
+        lines = rest.split("\n")
+        keep = 0
+        while keep < len(lines) and _FM_LINE.match(lines[keep]):
+            keep += 1
+        return {}, "\n".join(lines[keep:]).lstrip("\n")
     block, body = text[first + 1 : match.start()], text[match.end() :].lstrip("\n")
     try:
+        if "*" in block and any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(block, Loader=_Loader)):
+            # Docs front matter never uses aliases; refusing them stops "billion laughs" expansion later.
+            return {}, body
         meta = yaml.load(block, Loader=_Loader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError):
+        # ValueError: impossible dates such as 2024-13-45 that YAML still reads as timestamps.
         return {}, body
     return (meta if isinstance(meta, dict) else {}), body
 
@@ -168,7 +181,7 @@ def resolve_link(href: str, page_path: str, base_url: str | None = None) -> str:
 
 _NOTE = re.compile(r"^(\s*>\s*)\[!(NOTE|TIP|IMPORTANT|CAUTION|WARNING)\]\s*$", re.M | re.I)
 _DIRECTIVES = [
-    (re.compile(r"^[ \t]*>?[ \t]*\[!INCLUDE\s*\[[^\]]*\]\([^)]*\)\]\s*$", re.M | re.I), ""),
+    (re.compile(r"^[ \t]*(?:>[ \t]*)?\[!INCLUDE\s*\[[^\]]*\]\([^)]*\)\]\s*$", re.M | re.I), ""),
     (re.compile(r"\[!INCLUDE\s*\[[^\]]*\]\([^)]*\)\]", re.I), ""),
     (re.compile(r"^\s*>\s*\[!div[^\]]*\]\s*$", re.M | re.I), ""),
     (re.compile(r"\[!VIDEO\s+([^\]\s]+)\]", re.I), r"[Video](\1)"),

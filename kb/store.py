@@ -259,3 +259,9 @@ def m003_links(db: Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX links_target ON links(target_type, target)")
+
+
+@migrations()
+def m004_pair_ref_index(db: Database) -> None:
+    # Learning paths and the glossary resolve stable references (path#anchor) by this column.
+    db.execute("CREATE INDEX IF NOT EXISTS pairs_ref ON pairs(ref)")

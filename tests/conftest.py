@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import hypothesis.database  # noqa: F401  imported now: importing it at session end after the model ran crashed
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent

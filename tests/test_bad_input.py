@@ -37,7 +37,7 @@ BAD = Path(__file__).resolve().parent / "data" / "bad"
 GOOD = (BAD / "good-irps.md").read_text(encoding="utf-8")
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 ROOT_SKIP = "runs as root (CI): chmod 000 does not stop root from reading; see test_unreadable_file_simulated"
-# Known parser bugs (reported to the lead, not ours to fix): each runs alone under a watchdog, see the xfails below.
+# Parser bugs found here and fixed since (YAML aliases, unclosed front matter): each runs alone under a watchdog.
 BILLION_LAUGHS_API = "front-matter-billion-laughs.md"
 
 
@@ -331,15 +331,11 @@ def _ingest_alone(tmp_path: Path, name: str, content: str) -> pipeline.Summary:
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="needs SIGALRM for the watchdog")
-@pytest.mark.xfail(strict=True, reason="parser bug reported: ingest/apiref.py _as_list/str() expand YAML aliases "
-                                       "(api_name: *i, 9^9 items) - hangs for minutes and GBs")
 def test_billion_laughs_front_matter_in_an_api_page(tmp_path: Path) -> None:
     summary = _ingest_alone(tmp_path, "nf-wdm-timers.md", (BAD / BILLION_LAUGHS_API).read_text())
     assert not [p for p in summary.problems if "parser failed" in p.problem], summary.problems
 
 
-@pytest.mark.xfail(strict=True, reason="parser bug reported: ingest/markdown.py split_front_matter keeps an unclosed "
-                                       "front matter block in the body, so its YAML lines end up in the first answer")
 def test_unclosed_front_matter_does_not_leak_into_the_answer(run: dict[str, Any]) -> None:
     answer = run["kb"].db.execute("SELECT answer FROM pairs WHERE source = 'unclosed-front-matter.md'").fetchone()[0]
     assert "title: Unclosed front matter" not in answer
