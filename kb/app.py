@@ -387,3 +387,58 @@ class KB:
             "by_kind": {r["kind"]: r["count"] for r in self.source_kinds()},
             "index": meta or {"built": False, "hint": "run `kb ingest SOURCE...` to build it"},
         }
+
+    # -- web catalog and admin (webapp.catalog, webapp.admin) ---------------------------------------------------------
+    def source_page(self, path: str) -> dict[str, Any]:
+        """``get_source`` plus, on each pair, ``asked_by`` (who asked, for threads; None elsewhere).
+
+        Raises:
+            NotFound: no such source.
+        """
+        page = self.get_source(path)
+        asked = dict(self.db.execute(
+            "SELECT id, json_extract(extra, '$.asked_by') FROM pairs WHERE source = ?", [path]).fetchall())
+        for pair in page["pairs"]:
+            pair["asked_by"] = asked.get(pair["id"])
+        return page
+
+    def hidden_pairs(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Pairs an admin hid: ``[{"id", "question", "source", "heading"}]``, by source and position."""
+        return list(rows(self.db, "SELECT id, question, source, heading FROM pairs WHERE hidden = 1 "
+                                  "ORDER BY source, position LIMIT ?", [limit]))
+
+    def feedback_listing(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Recent feedback, newest first (see kb.feedback.listing for the row shape)."""
+        from kb import feedback
+
+        return feedback.listing(self.db, limit)
+
+    def set_feedback_status(self, feedback_id: int, status: str) -> None:
+        """Dismiss (``dismissed``: no longer counts in ranking) or restore (``active``) one verdict.
+
+        Raises:
+            NotFound: no feedback with that id.
+            BadQuery: unknown status.
+        """
+        from kb import feedback
+
+        if self.db.execute("SELECT 1 FROM feedback WHERE id = ?", [feedback_id]).fetchone() is None:
+            raise NotFound(f"no feedback with id {feedback_id}: reload the feedback list")
+        try:
+            feedback.set_status(self.db, feedback_id, status)
+        except ValueError as exc:
+            raise BadQuery(str(exc)) from exc
+
+    def reingest(self, sources: list[Path]) -> dict[str, Any]:
+        """Ingest ``sources`` into this KB and rebuild the vector index (what `kb ingest` does).
+
+        Returns:
+            The ingest summary (``Summary.as_dict()``) plus ``"index"``: the index metadata.
+        """
+        from kb import indexer
+        from kb import pipeline
+
+        summary = pipeline.run(self.db, sources, samples_ref=self.settings["SAMPLES_REF"])
+        result = summary.as_dict()
+        result["index"] = indexer.build(self.db, self.embedder, self.index_dir, self.settings["INDEX_BACKEND"])
+        return result
