@@ -20,6 +20,7 @@ from kb.settings import DEFAULTS
 from webapp import create_app
 
 FAKE_KB_DATA = Path(__file__).resolve().parent / "data" / "webapp" / "fake_kb.yml"
+FAKE_CATALOG_DATA = Path(__file__).resolve().parent / "data" / "catalog" / "fake_catalog.yml"
 _WORD_RE = re.compile(r"\w+")
 # Sources the fake ranks first in topic listings, like "best sources first" in the real one.
 _KIND_RANK = {"handbook": 0, "learn-doc": 1, "api-ref": 2, "sample-readme": 3, "article": 4, "thread": 5}
@@ -51,6 +52,7 @@ class FakeKB:
         self._scripts = {s["id"]: s for s in data["scripts"]}
         self._pairs = [self._result(p) for p in data["pairs"]]
         self._by_id = {p["id"]: p for p in self._pairs}
+        self._load_catalog(FAKE_CATALOG_DATA)
 
     def _result(self, raw: dict[str, Any]) -> dict[str, Any]:
         src = self._sources[raw["source"]]
@@ -147,14 +149,149 @@ class FakeKB:
         return [{"kind": kind, "count": n} for kind, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
     def get_script(self, script_id: str) -> dict[str, Any]:
-        """Not in KBService yet: the shape the /scripts/<id> page expects."""
+        """One script in the shape of kb.app.KB.get_script (the scripts row, its source's facts, linking pairs)."""
         self._enter("get_script", script_id)
         raw = self._scripts.get(script_id)
         if raw is None:
             raise NotFound(f"No script with id {script_id!r}: it may have been removed by a re-ingest.")
-        src = self._sources[raw["source"]]
-        source = {k: src[k] for k in ("kind", "path", "title", "url")} | {"locator": raw["locator"]}
-        return {k: v for k, v in raw.items() if k != "source"} | {"source": source}
+        return copy.deepcopy(self._script_row(raw)) | {"pairs": self._linking("scripts", "id", script_id)}
+
+    # -- catalog: samples, scripts, source pages, open questions, feedback, admin (tests/data/catalog) ---------------
+    def _load_catalog(self, path: Path) -> None:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        self.feedback_rows: list[dict[str, Any]] = []
+        self.hidden: set[str] = set()
+        self.reingest_calls: list[list[str]] = []
+        self.reingest_gate: Any = None  # a threading.Event the fake reingest waits on, when a test sets one
+        for key, src in self._sources.items():
+            src.setdefault("key", key)
+        by_path = {s["path"]: s for s in self._samples.values()}
+        for sample_path, facts in data["samples"].items():
+            sample = by_path.setdefault(sample_path, {"path": sample_path})
+            sample.update({k: v for k, v in facts.items() if k not in ("ddis", "more_ddis", "readme_source")})
+            ddis = list(facts.get("ddis", []))
+            ddis += [{"name": f"WdfHelper{i:02d}", "documented": False, "places": [[f"{sample_path}/helper.c", 10 + i]]}
+                     for i in range(facts.get("more_ddis", 0))]
+            blob = "https://github.com/microsoft/Windows-driver-samples/blob/main/"
+            sample["ddis"] = [{"name": d["name"], "documented": d["documented"],
+                               "places": [{"file": f, "line": ln, "url": f"{blob}{f}#L{ln}"} for f, ln in d["places"]]}
+                              for d in ddis]
+            readme = self._sources[facts["readme_source"]]["path"] if facts.get("readme_source") else None
+            sample["readme"] = [p for p in self._pairs if p["source"]["path"] == readme]
+            sample["pairs"] = self._linking("samples", "path", sample_path)
+        self._samples = {s["path"]: s for s in by_path.values()}
+        asked = {(self._sources[a["source"]]["path"], tuple(a["question"])): a["asked_by"] for a in data["askers"]}
+        for pair in self._pairs:
+            pair["asked_by"] = asked.get((pair["source"]["path"], tuple(pair["source"]["locator"].get("question", []))))
+        self._catalog_open = []
+        for item in data["open_questions"]:
+            src = self._sources.get(item["source"]) if item["source"] else None
+            self._catalog_open.append(dict(item) | {"source": src["path"] if src else None,
+                                                    "source_title": src["title"] if src else None,
+                                                    "source_url": src["url"] if src else None})
+        for raw in data["curated_scripts"]:  # their source is their own file: not one of the fake's sources
+            self._scripts[raw["id"]] = dict(raw) | {"source": None, "locator": {"script": raw["extra"]["file"]}}
+
+    def _linking(self, field: str, key: str, target: str) -> list[dict[str, Any]]:
+        out = []
+        for pair in self._pairs:
+            link = next((x for x in pair[field] if x.get(key) == target), None)
+            if link is not None:
+                out.append(copy.deepcopy(pair) | {"link": copy.deepcopy(link)})
+        return out
+
+    def _script_row(self, raw: dict[str, Any]) -> dict[str, Any]:
+        curated = raw["source"] is None
+        src = {"kind": "curated-script", "title": None, "url": None} if curated else self._sources[raw["source"]]
+        path = raw["extra"]["file"] if curated else src["path"]
+        return {k: v for k, v in raw.items() if k != "source"} | {
+            "source": path, "source_kind": src["kind"], "source_title": path if curated else src["title"],
+            "source_url": src["url"], "curated": curated, "extra": dict(raw.get("extra") or {}),
+            "topics": list(raw.get("topics") or [])}
+
+    def scripts(self, curated_only: bool = True) -> list[dict[str, Any]]:
+        self._enter("scripts", curated_only)
+        rows = [self._script_row(raw) for raw in self._scripts.values()]
+        rows = [r for r in rows if r["curated"] or not curated_only]
+        keys = ("id", "title", "tool", "purpose", "topics", "source")
+        return sorted(({k: r[k] for k in keys} for r in rows), key=lambda r: r["title"])
+
+    def samples(self, driver_type: str | None = None, topic: str | None = None) -> list[dict[str, Any]]:
+        self._enter("samples", driver_type, topic)
+        out = []
+        for s in sorted(self._samples.values(), key=lambda s: s["path"]):
+            types = s.get("driver_types", [])
+            if driver_type and driver_type.upper() not in [t.upper() for t in types]:
+                continue
+            if topic and not any(topic in p["topics"] for p in s.get("pairs", [])):
+                continue
+            out.append({"path": s["path"], "title": s["title"], "description": s.get("description", ""),
+                        "url": s.get("url", ""), "driver_types": types, "inf_classes": s.get("inf_classes", []),
+                        "ddi_count": len(s.get("ddis", [])), "pair_count": len(s.get("pairs", []))})
+        return out
+
+    def get_source(self, path: str) -> dict[str, Any]:
+        self._enter("get_source", path)
+        src = next((s for s in self._sources.values() if s["path"] == path and path), None)
+        if src is None:
+            raise NotFound(f"no source {path!r} in this KB")
+        return {"path": path, "kind": src["kind"], "title": src["title"], "url": src["url"], "description": "",
+                "meta": {"thread": True} if src["kind"] == "thread" else {},
+                "pairs": [copy.deepcopy(p) for p in self._pairs if p["source"]["path"] == path],
+                "open_questions": [{k: q[k] for k in ("id", "question", "asked_by", "locator")}
+                                   for q in self._catalog_open if q["source"] == path]}
+
+    def source_page(self, path: str) -> dict[str, Any]:
+        return self.get_source(path)
+
+    def open_questions(self, limit: int = 200) -> list[dict[str, Any]]:
+        self._enter("open_questions", limit)
+        return copy.deepcopy(sorted(self._catalog_open, key=lambda q: (q["origin"], q["source"] or ""))[:limit])
+
+    def record_feedback(self, query: str, pair_id: str, verdict: str, reason: str = "", origin: str = "web",
+                        user: str | None = None) -> int:
+        self._enter("record_feedback", query, pair_id, verdict, reason, origin, user)
+        if pair_id not in self._by_id:
+            raise NotFound(f"no pair with id {pair_id!r}")
+        if verdict not in ("helpful", "not-helpful"):
+            raise BadQuery("verdict must be one of ('helpful', 'not-helpful')")
+        self.feedback_rows.insert(0, {"id": len(self.feedback_rows) + 1, "query": query, "pair_id": pair_id,
+                                      "verdict": verdict, "reason": reason, "origin": origin, "user": user,
+                                      "created_at": "2024-06-03T09:00:00Z", "status": "active",
+                                      "question": self._by_id[pair_id]["question"]})
+        return len(self.feedback_rows)
+
+    def feedback_listing(self, limit: int = 200) -> list[dict[str, Any]]:
+        self._enter("feedback_listing", limit)
+        return copy.deepcopy(self.feedback_rows[:limit])
+
+    def set_feedback_status(self, feedback_id: int, status: str) -> None:
+        self._enter("set_feedback_status", feedback_id, status)
+        row = next((r for r in self.feedback_rows if r["id"] == feedback_id), None)
+        if row is None:
+            raise NotFound(f"no feedback with id {feedback_id}: reload the feedback list")
+        if status not in ("active", "dismissed"):
+            raise BadQuery("status must be active or dismissed")
+        row["status"] = status
+
+    def set_hidden(self, pair_id: str, hidden: bool) -> None:
+        self._enter("set_hidden", pair_id, hidden)
+        if pair_id not in self._by_id:
+            raise NotFound(f"no pair with id {pair_id!r}")
+        (self.hidden.add if hidden else self.hidden.discard)(pair_id)
+
+    def hidden_pairs(self, limit: int = 200) -> list[dict[str, Any]]:
+        self._enter("hidden_pairs", limit)
+        return [{"id": p["id"], "question": p["question"], "source": p["source"]["path"], "heading": p["heading"]}
+                for p in self._pairs if p["id"] in self.hidden][:limit]
+
+    def reingest(self, sources: list[Path]) -> dict[str, Any]:
+        self._enter("reingest", sources)
+        self.reingest_calls.append([str(s) for s in sources])
+        if self.reingest_gate is not None and not self.reingest_gate.wait(10):
+            raise RuntimeError("the test never opened the reingest gate")
+        return {"parsed": 1, "pairs_added": 2, "pairs_updated": 0, "pairs_removed": 0, "skipped": [],
+                "index": {"count": len(self._pairs)}}
 
     def stats(self) -> dict[str, Any]:
         self._enter("stats")

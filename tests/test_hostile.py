@@ -98,7 +98,8 @@ def kb(tmp_path_factory: pytest.TempPathFactory) -> KB:
 
 @pytest.fixture(scope="module")
 def app(kb: KB) -> Flask:
-    return create_app({"TESTING": True, "DATA_DIR": str(kb.data_dir)}, kb=kb)
+    # No API rate limit: this module sends over a hundred /api requests to one app (the limit is tested below).
+    return create_app({"TESTING": True, "DATA_DIR": str(kb.data_dir), "API_RATE_LIMIT": 0}, kb=kb)
 
 
 @pytest.fixture()

@@ -58,6 +58,12 @@ def create_app(test_config: dict[str, Any] | None = None, kb: KBService | None =
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(onboarding.bp)
+    from webapp import admin
+    from webapp import catalog
+    from webapp import ratelimit
+
+    for blueprint in (ratelimit.bp, catalog.bp, admin.bp, admin.api_bp):
+        app.register_blueprint(blueprint)
     errors.init_app(app)
     from webapp import slack
 

@@ -13,7 +13,6 @@ from flask import request
 from markupsafe import Markup
 
 from kb.errors import BadQuery
-from kb.errors import NotFound
 from kb.errors import UnknownTopic
 from webapp import get_kb
 from webapp.api import parse_search_args
@@ -168,17 +167,6 @@ def pair(pair_id: str) -> Any:
         answer_html=link_glossary(render_markdown(item.get("answer", ""), base_url=_absolute(source.get("url")))),
         topic_names=_topic_names(kb.topics()),
     )
-
-
-@bp.get("/scripts/<script_id>")
-def script(script_id: str) -> Any:
-    """One script: its commands, sample output and where it comes from (the ``url`` of linked scripts)."""
-    kb = get_kb()
-    # get_script is not in KBService yet: without it the link target is a clear 404, not a crash.
-    get_script = getattr(kb, "get_script", None)
-    if get_script is None:
-        raise NotFound(f"Script {script_id!r} cannot be shown: this KB has no get_script(); see the answer's source.")
-    return render_template("script.html", script=get_script(script_id), topic_names=_topic_names(kb.topics()))
 
 
 @bp.get("/topics")

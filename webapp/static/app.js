@@ -199,3 +199,45 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
 })();
+
+// Catalog: the script page's Copy button. It stays hidden without the clipboard API (plain HTTP on a
+// non-local host): the commands can still be selected and copied by hand.
+(function () {
+  "use strict";
+
+  function say(button, text) {
+    var status = button.closest("section") && button.closest("section").querySelector(".copy-status");
+    if (status) status.textContent = text;
+  }
+
+  function selectAll(el) {
+    var range = document.createRange();
+    range.selectNodeContents(el);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+
+  function init() {
+    if (!navigator.clipboard || !window.isSecureContext) return;
+    Array.prototype.forEach.call(document.querySelectorAll("button.copy-button[data-copy-target]"), function (button) {
+      var target = document.getElementById(button.getAttribute("data-copy-target"));
+      if (!target) return;
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var text = target.textContent.replace(/\s+$/, "") + "\n";
+        navigator.clipboard.writeText(text).then(function () {
+          button.textContent = "Copied";
+          say(button, "The commands are on the clipboard.");
+          window.setTimeout(function () { button.textContent = "Copy"; }, 2000);
+        }, function () {
+          selectAll(target);
+          say(button, "The browser refused the clipboard: the commands are selected, press Ctrl+C.");
+        });
+      });
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
