@@ -144,8 +144,9 @@ def bench(sources: tuple[Path, ...], limit: int | None, reuse: bool, backend: st
     missing = [str(p) for p in options.sources if not p.exists()]
     if missing and not reuse:
         raise click.UsageError(f"sources not found: {', '.join(missing)} (set KB_CORPUS_DIR or pass --sources)")
-    load = kb_bench.machine_info()["load_avg"][0]
-    if load > 0.5 * kb_bench.machine_info()["cores_available"]:
+    machine = kb_bench.machine_info()
+    load = machine["load_avg"][0]
+    if load > 0.5 * machine["cores_available"]:
         click.echo(f"warning: load average {load} before the run: another job (kb ingest?) will skew the numbers",
                    err=True)
     try:
