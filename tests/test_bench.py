@@ -166,6 +166,17 @@ def test_bench_command_reports_every_phase(tmp_path: Path, monkeypatch: pytest.M
     assert [lv["ok"] for lv in report["baseline"]["levels"]] == [2, 8, 32]
     assert "http /api/search" in result.output and "ANN vs exact" in result.output
 
+    # --reuse measures the KB just built: no build phases, and the store keeps its pairs.
+    again = tmp_path / "again.json"
+    result = CliRunner().invoke(bench_command, [
+        "--reuse", "--skip-reference-mrr", "--devset", str(DATA / "devset.yml"), "--requests", "1", "--sample", "10",
+        "--out", str(again), "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    reused = json.loads(again.read_text())
+    assert reused["errors"] == [] and not {"ingest", "build", "reingest", "sources"} & set(reused)
+    assert reused["quality"]["questions"] == 3 and "reference" not in reused["quality"]
+    assert reused["http"]["matches_in_process"] is True and reused["ann"]["vectors"] == 3
+
 
 def test_bench_command_refuses_a_non_empty_data_dir(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
