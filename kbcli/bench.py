@@ -130,18 +130,12 @@ def bench(sources: tuple[Path, ...], limit: int | None, reuse: bool, backend: st
     if backend:
         settings["EMBED_BACKEND"] = backend
     settings.setdefault("EMBED_BACKEND", os.environ.get("KB_EMBED_BACKEND") or "torch")
-    work = Path(tempfile.mkdtemp(prefix="kb-bench-"))
-    target = data_dir or work / "data"
-    if reuse and not (target / "kb.sqlite").exists():
-        raise click.UsageError(f"--reuse needs a built KB: no kb.sqlite in {target} (pass --data-dir)")
-    if not reuse and target.exists() and any(target.iterdir()):
-        raise click.UsageError(f"{target} is not empty: give an empty --data-dir, or --reuse to measure the KB in it")
-    settings["DATA_DIR"] = str(target)
-    options = kb_bench.BenchOptions(
-        sources=list(sources) or kb_bench.default_sources(Path(settings["CORPUS_DIR"])), work_dir=work,
-        data_dir=target, settings=settings, reuse=reuse, limit=limit, sample=sample,
-        skip_reference_mrr=skip_reference_mrr, devset=devset or DEVSET, per_client=per_client)
-    missing = [str(p) for p in options.sources if not p.exists()]
+    if reuse and not (data_dir and (data_dir / "kb.sqlite").exists()):
+        raise click.UsageError(f"--reuse needs a built KB: no kb.sqlite in {data_dir} (pass --data-dir)")
+    if not reuse and data_dir and data_dir.exists() and any(data_dir.iterdir()):
+        raise click.UsageError(f"{data_dir} is not empty: give an empty --data-dir, or --reuse to measure the KB in it")
+    bench_sources = list(sources) or kb_bench.default_sources(Path(settings["CORPUS_DIR"]))
+    missing = [str(p) for p in bench_sources if not p.exists()]
     if missing and not reuse:
         raise click.UsageError(f"sources not found: {', '.join(missing)} (set KB_CORPUS_DIR or pass --sources)")
     machine = kb_bench.machine_info()
@@ -149,7 +143,13 @@ def bench(sources: tuple[Path, ...], limit: int | None, reuse: bool, backend: st
     if load > 0.5 * machine["cores_available"]:
         click.echo(f"warning: load average {load} before the run: another job (kb ingest?) will skew the numbers",
                    err=True)
+    work = Path(tempfile.mkdtemp(prefix="kb-bench-"))
     try:
+        target = data_dir or work / "data"
+        settings["DATA_DIR"] = str(target)
+        options = kb_bench.BenchOptions(
+            sources=bench_sources, work_dir=work, data_dir=target, settings=settings, reuse=reuse, limit=limit,
+            sample=sample, skip_reference_mrr=skip_reference_mrr, devset=devset or DEVSET, per_client=per_client)
         embedder = load_embedder_for(settings)
         reference = embedder if settings["EMBED_BACKEND"] == "torch" else load_embedder_for(
             {**settings, "EMBED_BACKEND": "torch"})

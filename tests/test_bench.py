@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
@@ -178,8 +179,13 @@ def test_bench_command_reports_every_phase(tmp_path: Path, monkeypatch: pytest.M
     assert reused["http"]["matches_in_process"] is True and reused["ann"]["vectors"] == 3
 
 
-def test_bench_command_refuses_a_non_empty_data_dir(tmp_path: Path) -> None:
+def test_bench_command_refuses_a_non_empty_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "kb.sqlite").write_text("x")
     result = CliRunner().invoke(bench_command, ["--sources", str(DOCS), "--data-dir", str(tmp_path / "data")])
     assert result.exit_code == 2 and "not empty" in result.output
+    result = CliRunner().invoke(bench_command, ["--reuse", "--data-dir", str(tmp_path / "nothing")])
+    assert result.exit_code == 2 and "--reuse needs a built KB" in result.output
+    assert not list((tmp_path / "tmp").iterdir()), "a refused run left a work folder behind"
