@@ -46,6 +46,12 @@ test-fast: install
 eval: install
 	$(BIN)/kb eval
 
+bench: install
+	$(BIN)/kb bench
+
+bench-quick: install
+	$(BIN)/kb bench --limit 300
+
 loadtest: install
 	$(BIN)/python scripts/loadtest.py --clients 16 --seconds 60
 

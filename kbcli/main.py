@@ -401,3 +401,8 @@ def settings_cmd(as_json: bool) -> None:
         return
     for s in kb_settings.SETTINGS:
         click.echo(f"KB_{s.name} = {current[s.name]!r}\n    {s.help} (default {s.default!r})")
+
+
+from kbcli.bench import bench  # noqa: E402  the benchmark command lives in its own module
+
+cli.add_command(bench)

@@ -131,7 +131,7 @@ def test_search_then_open_an_answer(page, base_url, kb):
     with page.expect_navigation():
         first.click()
     pair = kb.pair_by_question("KeSetEvent")
-    assert page.url == f"{base_url}/pairs/{pair['id']}"
+    assert page.url == f"{base_url}/pairs/{pair['id']}?q=KeSetEvent+IRQL"
     assert page.locator("h1.question").inner_text() == pair["question"]
     citation = page.locator("aside.citation a.citation-link")
     assert citation.get_attribute("href") == pair["source"]["url"]
