@@ -137,6 +137,28 @@ def test_ann_variants_scale_with_the_collection() -> None:
     assert all(0.0 <= v["recall@10"] <= 1.0 for v in result["variants"])
 
 
+def test_reference_pool_holds_the_dense_hits_and_the_gold_pages(tmp_path: Path) -> None:
+    from kb import indexer
+    from kb import pipeline
+    from kb.app import KB
+    from kb.embed import FakeEmbedder
+
+    kb = KB.open({"DATA_DIR": str(tmp_path / "data"), "EMBED_MODEL": "fake", "INDEX_BACKEND": "numpy"},
+                 embedder=FakeEmbedder())
+    pipeline.run(kb.db, [DOCS])
+    indexer.build(kb.db, kb.embedder, kb.index_dir, "numpy")
+    pairs = dict(kb.db.execute("SELECT n, source FROM pairs").fetchall())
+    gold = "windows-driver-docs-pr/kernel/spin-locks.md"
+    entries = [{"q": "what IRQL can I call KeSetEvent at", "gold": [gold]}]
+    pool = bench.reference_pool(kb, entries, per_query=1)
+    _, top = kb.index().search(kb.embedder.encode_query(entries[0]["q"]), 1)
+    assert set(pool) == {int(top[0])} | {n for n, source in pairs.items() if source == gold}
+    assert set(bench.reference_pool(kb, entries, per_query=len(pairs))) == set(pairs)
+    # The pooled reference index holds exactly the pool, embedded by the reference model.
+    meta = bench.build_reference_index(kb, FakeEmbedder(), tmp_path / "ref", "numpy", pool)
+    assert meta["count"] == meta["embedded"] == len(pool)
+
+
 def test_bench_command_reports_every_phase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KB_EMBED_MODEL", "fake")
     monkeypatch.setenv("KB_INDEX_BACKEND", "faiss")
@@ -160,6 +182,7 @@ def test_bench_command_reports_every_phase(tmp_path: Path, monkeypatch: pytest.M
     quality = report["quality"]
     assert (quality["questions"], quality["gold_absent"]) == (3, 1)
     assert set(quality["backend"]) == set(quality["reference"]) == {"keyword", "dense", "hybrid"}
+    assert quality["reference_pool_per_query"] == 300 and quality["reference_pairs"] == 3
     assert report["http"]["matches_in_process"] is True
     assert [lv["clients"] for lv in report["http"]["levels"]] == [1, 4, 16]
     assert all(lv["ok"] == lv["requests"] == 2 * lv["clients"] and lv["errors"] == 0 for lv in report["http"]["levels"])
