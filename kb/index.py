@@ -24,6 +24,16 @@ from kb.errors import MissingDependency
 META_FILE = "index.json"
 
 
+def single_threaded_search() -> None:
+    """Make faiss search each query on one thread: in a server the request threads already use every core, and
+    OpenMP threads of concurrent searches only fight each other (measured in docs/performance.md)."""
+    try:
+        import faiss
+    except ImportError:  # the numpy backend needs nothing
+        return
+    faiss.omp_set_num_threads(1)
+
+
 class Index(Protocol):
     """What search needs from a vector index."""
 

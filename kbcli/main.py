@@ -361,10 +361,18 @@ def serve(host: str | None, port: int | None, threads: int | None, dev: bool, da
 
     Example: kb serve --port 8080
     """
+    from kb.index import single_threaded_search
     from webapp import create_app
+    from webapp import get_kb
 
     settings = load_settings(data_dir, HOST=host, PORT=port, THREADS=threads)
     app = create_app({"DATA_DIR": settings["DATA_DIR"]})
+    single_threaded_search()
+    with app.app_context():  # load the model and the index now, not in the first user's request
+        try:
+            get_kb().search("warm up")
+        except KBError as exc:
+            click.echo(f"warning: {exc}", err=True)
     click.echo(f"Driver KB on http://{settings['HOST']}:{settings['PORT']}/ (data: {settings['DATA_DIR']})")
     if dev:
         app.run(host=settings["HOST"], port=settings["PORT"], debug=True)

@@ -42,10 +42,14 @@ def _free_port() -> int:
 
 
 def start_server(threads: int) -> tuple[subprocess.Popen[bytes], str]:
-    """`kb serve` on a free loopback port (KB_DATA_DIR and the other KB_* settings come from the environment)."""
+    """`kb serve` on a free loopback port (KB_DATA_DIR and the other KB_* settings come from the environment).
+
+    The API rate limit is off for it: every client of the test shares one loopback address.
+    """
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-c", "from kbcli import cli; cli()", "serve", "--host", "127.0.0.1",
                              "--port", str(port), "--threads", str(threads)], cwd=ROOT,
+                            env={**os.environ, "KB_API_RATE_LIMIT": "0"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
