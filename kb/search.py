@@ -8,6 +8,7 @@ are dropped from the top.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,24 +83,92 @@ def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int = 60) -> dict[in
     return fused
 
 
-def keyword_leg(db: Database, terms: Sequence[str], filters: Filters, limit: int) -> list[int]:
-    """Pairs matching prose terms, by bm25 (question weighted over heading over answer)."""
+class TermStats:
+    """Document frequencies of query terms in ``pairs_fts``, cached for a few minutes (ingest changes them slowly).
+
+    A term in more than half of all pairs gets an inverse document frequency of zero from FTS5's bm25, so it cannot
+    change the order of the other terms' matches; it only makes FTS5 score most of the table. ``informative``
+    drops such terms (unless nothing else is left).
+    """
+
+    TTL = 300.0
+    MAX_TERMS = 20_000
+
+    def __init__(self) -> None:
+        self._df: dict[tuple[int, str, int], tuple[float, int]] = {}
+        self._total: dict[int, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def _cached(self, cache: dict[Any, tuple[float, int]], key: Any, compute: Any) -> int:
+        now = time.monotonic()
+        with self._lock:
+            hit = cache.get(key)
+        if hit and now - hit[0] < self.TTL:
+            return hit[1]
+        value = int(compute())
+        with self._lock:
+            if len(cache) >= self.MAX_TERMS:
+                cache.clear()
+            cache[key] = (now, value)
+        return value
+
+    def total(self, db: Database) -> int:
+        return self._cached(self._total, id(db.conn), lambda: db.execute("SELECT count(*) FROM pairs").fetchone()[0])
+
+    def df(self, db: Database, term: str, cap: int) -> int:
+        """Pairs whose stemmed text holds ``term``, counted up to ``cap``."""
+        sql = "SELECT count(*) FROM (SELECT 1 FROM pairs_fts WHERE pairs_fts MATCH ? LIMIT ?)"
+        return self._cached(self._df, (id(db.conn), term, cap), lambda: db.execute(sql, [fts_or([term]), cap]).fetchone()[0])
+
+    def informative(self, db: Database, terms: Sequence[str]) -> list[str]:
+        """``terms`` without those in more than half of the pairs (all of them when every term is that common)."""
+        if len(terms) < 2:
+            return list(terms)
+        half = self.total(db) // 2
+        kept = [t for t in terms if self.df(db, t, half + 1) <= half]
+        return kept or list(terms)
+
+
+TERM_STATS = TermStats()
+
+
+def keyword_leg(db: Database, terms: Sequence[str], filters: Filters, limit: int,
+                stats: TermStats | None = TERM_STATS) -> list[int]:
+    """Pairs matching prose terms, by bm25 (question weighted over heading over answer); terms too common to rank
+    anything are left out (see :class:`TermStats`)."""
     if not terms:
         return []
+    if stats is not None:
+        terms = stats.informative(db, terms)
+    return _fts_leg(db, "pairs_fts", "bm25(pairs_fts, 4.0, 1.0, 2.0)", fts_or(terms), filters, limit)
+
+
+def _fts_leg(db: Database, table: str, order: str, match: str, filters: Filters, limit: int) -> list[int]:
+    """Rows of full-text ``table`` matching ``match``, best ``order`` first, visible and filtered pairs only.
+
+    Without filters the full-text index ranks on its own (no join per matching row) and hidden pairs are dropped from
+    the top afterwards: a query with common words stays fast on 100k pairs. With filters the join does the work.
+    """
+    if not (filters.topics or filters.kinds):
+        fetch = limit * 2
+        ranked = [r[0] for r in db.execute(f"SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY {order} LIMIT ?",
+                                           [match, fetch])]
+        hidden = {r[0] for r in db.execute(
+            f"SELECT n FROM pairs WHERE hidden != 0 AND n IN ({','.join('?' * len(ranked))})", ranked)} if ranked else set()
+        found = [n for n in ranked if n not in hidden]
+        if len(found) >= limit or len(ranked) < fetch:  # enough, or every match was seen
+            return found[:limit]
     where, params = filters.sql()
-    sql = (f"SELECT p.n FROM pairs_fts JOIN pairs p ON p.n = pairs_fts.rowid WHERE pairs_fts MATCH ? {where} "
-           f"ORDER BY bm25(pairs_fts, 4.0, 1.0, 2.0) LIMIT ?")
-    return [r[0] for r in db.execute(sql, [fts_or(terms), *params, limit])]
+    sql = (f"SELECT p.n FROM {table} JOIN pairs p ON p.n = {table}.rowid WHERE {table} MATCH ? {where} "
+           f"ORDER BY {order} LIMIT ?")
+    return [r[0] for r in db.execute(sql, [match, *params, limit])]
 
 
 def ident_leg(db: Database, idents: Sequence[str], filters: Filters, limit: int) -> list[int]:
     """Pairs naming the query's identifiers exactly (unstemmed, ``_`` kept)."""
     if not idents:
         return []
-    where, params = filters.sql()
-    sql = (f"SELECT p.n FROM pairs_idents JOIN pairs p ON p.n = pairs_idents.rowid WHERE pairs_idents MATCH ? {where} "
-           f"ORDER BY pairs_idents.rank LIMIT ?")
-    return [r[0] for r in db.execute(sql, [fts_or([i.lower() for i in idents]), *params, limit])]
+    return _fts_leg(db, "pairs_idents", "rank", fts_or([i.lower() for i in idents]), filters, limit)
 
 
 def named_api_pairs(db: Database, words: Sequence[str], filters: Filters) -> list[tuple[int, str]]:
@@ -135,9 +204,16 @@ def _shingles(text: str) -> set[str]:
     return {" ".join(words[i:i + 3]) for i in range(max(1, len(words) - 2))}
 
 
+def _answer_shingles(item: dict[str, Any]) -> set[str]:
+    cached = item.get("_shingles")
+    if cached is None:
+        cached = item["_shingles"] = _shingles(item["answer"][:3000])
+    return cached
+
+
 def near_duplicate(a: dict[str, Any], b: dict[str, Any], threshold: float = 0.8) -> bool:
     """True when two pairs say the same thing: their answers share most word 3-grams."""
-    sa, sb = _shingles(a["answer"][:3000]), _shingles(b["answer"][:3000])
+    sa, sb = _answer_shingles(a), _answer_shingles(b)
     if not sa or not sb:
         return False
     return len(sa & sb) / min(len(sa), len(sb)) >= threshold
@@ -256,5 +332,7 @@ def search(db: Database, query: str, *, index: Any = None, embedder: Any = None,
         results.append(item)
         if len(results) >= params.k:
             break
+    for item in results:
+        item.pop("_shingles", None)
     return {"query": query, "took_ms": round((time.perf_counter() - started) * 1000, 2), "total": len(fused),
             "results": results}

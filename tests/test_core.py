@@ -198,3 +198,36 @@ def test_feedback_demotes_a_pair_for_the_same_question(kb: KB, tree: Path, qa_fo
     assert again[0]["id"] != top
     assert top in [r["id"] for r in again]
     assert kb.search("unrelated words entirely", k=5)["query"]
+
+
+def test_keyword_legs_leave_out_hidden_pairs_on_both_paths(kb: KB, tree: Path, qa_format: str) -> None:
+    from kb.search import Filters
+    from kb.search import ident_leg
+    from kb.search import keyword_leg
+
+    build(kb, tree, qa_format)
+    n = kb.db.execute("SELECT n FROM pairs WHERE question LIKE 'What IRQL%'").fetchone()[0]
+    assert n in keyword_leg(kb.db, ["irql", "kesetevent"], Filters(), 10)
+    kb.db.execute("UPDATE pairs SET hidden = 1 WHERE n = ?", [n])
+    kb.db.conn.commit()
+    for limit in (1, 10):  # 1: the unfiltered top is all hidden, so the joined query answers
+        assert n not in keyword_leg(kb.db, ["irql", "kesetevent"], Filters(), limit)
+        assert n not in ident_leg(kb.db, ["KeSetEvent"], Filters(), limit)
+    topic = kb.db.execute("SELECT topic FROM pair_topics LIMIT 1").fetchone()
+    if topic:
+        assert n not in keyword_leg(kb.db, ["irql"], Filters(topics=(topic[0],)), 10)
+
+
+def test_terms_in_most_pairs_do_not_reach_the_keyword_leg(kb: KB, tree: Path, qa_format: str) -> None:
+    from kb.search import TermStats
+
+    build(kb, tree, qa_format)
+    stats = TermStats()
+    total = stats.total(kb.db)
+    assert total == 5
+    # "the" is in 3 of the 5 pairs (bm25 gives it no weight), "irql" in 2, "kesetevent" in 1.
+    assert [stats.df(kb.db, t, total) for t in ("the", "irql", "kesetevent")] == [3, 2, 1]
+    assert stats.df(kb.db, "the", 2) == 2  # counting stops at the cap
+    assert stats.informative(kb.db, ["the", "irql", "kesetevent"]) == ["irql", "kesetevent"]
+    assert stats.informative(kb.db, ["the"]) == ["the"]
+    assert stats.informative(kb.db, ["the", "i"]) == ["the", "i"]  # nothing informative left: keep them all
