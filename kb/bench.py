@@ -625,7 +625,7 @@ def ann_variants(n: int) -> list[tuple[str, str, dict[str, int]]]:
     """(name, faiss factory string, search parameters) of the ANN variants compared with exact search."""
     nlist = max(1, min(int(4 * n ** 0.5), n // 39))
     out = [("flat", "Flat", {}), ("sq8", "SQ8", {})]
-    out += [(f"hnsw32-ef{ef}", "HNSW32", {"efSearch": ef}) for ef in (32, 128)]
+    out += [(f"hnsw32-ef{ef}", "HNSW32", {"efSearch": ef}) for ef in (32, 128, 256)]
     out += [(f"ivf{nlist}-nprobe{p}", f"IVF{nlist},Flat", {"nprobe": p}) for p in (4, 16, 64) if p <= nlist or p == 4]
     out.append((f"ivf{nlist}-sq8-nprobe16", f"IVF{nlist},SQ8", {"nprobe": min(16, nlist)}))
     return out

@@ -168,7 +168,7 @@ def ident_leg(db: Database, idents: Sequence[str], filters: Filters, limit: int)
     """Pairs naming the query's identifiers exactly (unstemmed, ``_`` kept)."""
     if not idents:
         return []
-    return _fts_leg(db, "pairs_idents", "rank", fts_or([i.lower() for i in idents]), filters, limit)
+    return _fts_leg(db, "pairs_idents", "pairs_idents.rank", fts_or([i.lower() for i in idents]), filters, limit)
 
 
 def named_api_pairs(db: Database, words: Sequence[str], filters: Filters) -> list[tuple[int, str]]:

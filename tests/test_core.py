@@ -213,9 +213,12 @@ def test_keyword_legs_leave_out_hidden_pairs_on_both_paths(kb: KB, tree: Path, q
     for limit in (1, 10):  # 1: the unfiltered top is all hidden, so the joined query answers
         assert n not in keyword_leg(kb.db, ["irql", "kesetevent"], Filters(), limit)
         assert n not in ident_leg(kb.db, ["KeSetEvent"], Filters(), limit)
-    topic = kb.db.execute("SELECT topic FROM pair_topics LIMIT 1").fetchone()
-    if topic:
-        assert n not in keyword_leg(kb.db, ["irql"], Filters(topics=(topic[0],)), 10)
+    kind = kb.db.execute("SELECT kind FROM sources LIMIT 1").fetchone()[0]
+    assert n not in keyword_leg(kb.db, ["irql", "kesetevent"], Filters(kinds=(kind,)), 10)
+    assert n not in ident_leg(kb.db, ["KeSetEvent"], Filters(kinds=(kind,)), 10)
+    kb.db.execute("UPDATE pairs SET hidden = 0 WHERE n = ?", [n])
+    kb.db.conn.commit()
+    assert n in ident_leg(kb.db, ["KeSetEvent"], Filters(kinds=(kind,)), 10)
 
 
 def test_terms_in_most_pairs_do_not_reach_the_keyword_leg(kb: KB, tree: Path, qa_format: str) -> None:

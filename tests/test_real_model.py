@@ -39,7 +39,7 @@ def real_kb(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> KB:
     kb = KB.open({"DATA_DIR": str(root / "data")})
     summary = pipeline.run(kb.db, sources)
     assert not summary.problems, summary.problems
-    indexer.build(kb.db, kb.embedder, kb.index_dir, "faiss")
+    indexer.build(kb.db, kb.embedder, kb.index_dir, kb.settings["INDEX_BACKEND"])
     return kb
 
 
