@@ -171,17 +171,23 @@ def ident_leg(db: Database, idents: Sequence[str], filters: Filters, limit: int)
     return _fts_leg(db, "pairs_idents", "pairs_idents.rank", fts_or([i.lower() for i in idents]), filters, limit)
 
 
-def named_api_pairs(db: Database, words: Sequence[str], filters: Filters) -> list[tuple[int, str]]:
-    """(pair n, source) of the API reference pages whose API name the query spells out (any case), page order."""
+def named_api_pairs(db: Database, words: Sequence[str], filters: Filters, query: str = "") -> list[tuple[int, str]]:
+    """(pair n, source) of the API reference pages whose API name the query spells out (any case), page order.
+
+    A header's overview page (``.../<header>/index.md``) counts only when the query names the header file
+    (``ndis.h``): the bare word "NDIS" or "miniport" in a question is a topic, not a request for the header.
+    """
     names = sorted({w.lower() for w in words if len(w) > 3})
     if not names:
         return []
     where, params = filters.sql()
     # Only API reference pages are "the API's own" pages: an article that mentions the API is not.
-    sql = (f"SELECT p.n, p.source FROM api_index a JOIN sources s ON s.path = a.source AND s.kind = 'api-ref' "
+    sql = (f"SELECT p.n, p.source, a.name FROM api_index a JOIN sources s ON s.path = a.source AND s.kind = 'api-ref' "
            f"JOIN pairs p ON p.source = a.source WHERE a.name IN ({','.join('?' * len(names))}) {where} "
            f"ORDER BY p.source, p.position")
-    return [(r[0], r[1]) for r in db.execute(sql, [*names, *params])]
+    lowered = query.lower()
+    return [(r[0], r[1]) for r in db.execute(sql, [*names, *params])
+            if not r[1].endswith("/index.md") or f"{r[2]}.h" in lowered]
 
 
 def dense_leg(index: Any, vector: np.ndarray, db: Database, filters: Filters, limit: int) -> list[int]:
@@ -293,7 +299,7 @@ def search(db: Database, query: str, *, index: Any = None, embedder: Any = None,
         vector = embedder.encode_query(query)
         rankings.append((dense_leg(index, vector, db, filters, params.candidates), params.dense_weight))
     fused = rrf(rankings, params.rrf_k)
-    named = named_api_pairs(db, words, filters) if "api" in params.legs else []
+    named = named_api_pairs(db, words, filters, query) if "api" in params.legs else []
     if named:
         # The query spells out an API: its own reference pairs lead. A bare name lists the page in order
         # (overview first); a question about the API lifts only the API's best two pairs by fused score,

@@ -28,6 +28,9 @@ MEMBERS = [
     "wdk-ddi-src/content/wdfrequest/nf-wdfrequest-wdfrequestsend.md",
     "wdk-ddi-src/content/wdfrequest/nf-wdfrequest-wdfrequestmarkcancelable.md",
     "wdk-ddi-src/content/wdfrequest/nf-wdfrequest-wdfrequestcancelsentrequest.md",
+    "wdk-ddi-src/content/ndis/index.md",
+    "windows-driver-docs-pr/network/overview-of-ndis-selective-suspend.md",
+    "windows-driver-docs-pr/network/ndis-selective-suspend-idle-notifications.md",
 ]
 PREFIXES = ["windows-driver-docs-pr/debugger/debugger-", "wdk-ddi-src/content/wdfiotarget/"]
 
@@ -69,6 +72,22 @@ def test_thread_answer_is_found_with_its_comment_locator(real_kb: KB) -> None:
     assert results, "the seed thread's answers should be searchable"
     locator = results[0]["source"]["locator"]
     assert set(locator) >= {"question", "answer"} and 5 in locator["question"]
+
+
+@pytest.mark.parametrize("query", ["NDIS miniport selective suspend power policy owner",
+                                   "WdfRequestMarkCancelable assertion after WdfRequestSend"])
+def test_issue_queries_find_the_thread_answers_among_the_docs(real_kb: KB, query: str) -> None:
+    results = real_kb.search(query, k=10)["results"]
+    threads = [r for r in results if r["source"]["kind"] == "thread"]
+    assert threads, [r["question"][:60] for r in results]
+    assert threads[0]["source"]["locator"]["answer"]
+
+
+def test_a_header_word_does_not_lift_the_header_page_unless_the_header_is_named(real_kb: KB) -> None:
+    header = "wdk-ddi-src/content/ndis/index.md"
+    top = real_kb.search("NDIS miniport selective suspend power policy owner", k=3)["results"]
+    assert header not in [r["source"]["path"] for r in top]
+    assert real_kb.search("what is in ndis.h", k=1)["results"][0]["source"]["path"] == header
 
 
 def test_api_reference_pairs_link_samples_with_file_and_line(real_kb: KB) -> None:
