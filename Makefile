@@ -3,14 +3,18 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Our own starter content; add more with KB_SOURCES="path/to/corpus.tar.gz other/folder".
+# Our own starter content, plus the shared corpus when it is there (first build ~25 min on 2 cores, then
+# incremental). Other sources: KB_SOURCES="path/to/corpus.tar.gz other/folder"; starter only: KB_SOURCES= make run
 STARTER := data/handbook data/scripts
-KB_SOURCES ?=
+KB_CORPUS_DIR ?= ../shared/corpus
+CORPUS_SOURCES := windows-driver-docs.tar.gz windows-driver-docs-ddi.tar.gz seeds driver-samples.json.gz \
+                  driver-samples-readmes.tar.gz
+KB_SOURCES ?= $(wildcard $(addprefix $(KB_CORPUS_DIR)/,$(CORPUS_SOURCES)))
 
 .PHONY: help install run build serve test test-fast browser bench eval lint loadtest clean
 
 help:
-	@echo "make run        create the virtualenv, install, ingest the starter content (+ KB_SOURCES), serve on :5000"
+	@echo "make run        create the virtualenv, install, ingest the starter content and the shared corpus (KB_SOURCES), serve on :5000"
 	@echo "make test       install what tests need (incl. headless Chromium) and run the whole suite"
 	@echo "make test-fast  tests without the real model, the browser or the corpus-wide checks"
 	@echo "make eval       kb eval on the current KB"
