@@ -9,6 +9,9 @@ from urllib.parse import quote
 
 import pytest
 from fakes import FakeKB
+from fakes import app  # noqa: F401  (pytest fixture)
+from fakes import client  # noqa: F401  (pytest fixture)
+from fakes import fake_kb  # noqa: F401  (pytest fixture)
 from fakes import make_test_app
 from flask import Flask
 from flask.testing import FlaskClient
@@ -28,21 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 TREE = Path(__file__).resolve().parent / "data" / "catalog" / "tree"
 THREAD = "seeds/003_c11bf7d89f898402.txt"  # the FakeKB's thread source
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@pytest.fixture
-def fake_kb() -> FakeKB:
-    return FakeKB()
-
-
-@pytest.fixture
-def app(fake_kb: FakeKB) -> Flask:
-    return make_test_app(fake_kb)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def page(client: FlaskClient, url: str, status: int = 200) -> str:
