@@ -6,7 +6,6 @@ import posixpath
 import re
 from collections.abc import Iterator
 
-from ingest.markdown import DRIVERS
 from ingest.apipage import KIND_PREFIX
 from ingest.apipage import PREFIX_KIND
 from ingest.apipage import REQ_KEYS
@@ -17,6 +16,7 @@ from ingest.apipairs import build_pairs
 from ingest.apipairs import emit
 from ingest.apipairs import irql_answer
 from ingest.apipairs import requirements_answer
+from ingest.markdown import DRIVERS
 from ingest.markdown import Section
 from ingest.markdown import clean_markdown
 from ingest.markdown import learn_url

@@ -10,8 +10,8 @@ import json
 import os
 import re
 import time
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from typing import Protocol
 

@@ -119,8 +119,8 @@ def format_report(report: dict[str, Any]) -> str:
 @data_dir_option
 @kb_errors
 def bench(sources: tuple[Path, ...], limit: int | None, reuse: bool, backend: str | None, sample: int, per_client: int,
-          skip_reference_mrr: bool, reference_pool: int, devset: Path | None, out: Path | None, keep: bool, as_json: bool,
-          data_dir: Path | None) -> None:
+          skip_reference_mrr: bool, reference_pool: int, devset: Path | None, out: Path | None, keep: bool,
+          as_json: bool, data_dir: Path | None) -> None:
     """Measure ingest, embedding (backend vs fp32), index, re-ingest, dev-set MRR, HTTP search latency and ANN options.
 
     Builds a fresh KB in a temporary folder (or --data-dir, which must be empty) unless --reuse is given.

@@ -18,10 +18,10 @@ from kb.errors import BadQuery
 from kb.errors import IndexMismatch
 from kb.errors import IndexNotBuilt
 from kb.errors import NotFound
+from kb.models import make_pair_id
 from kb.search import fts_or
 from kb.search import query_terms
 from kb.search import rrf
-from kb.models import make_pair_id
 from kb.store import extract_identifiers
 
 DOCS = {

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 
 from kb.settings import SETTINGS
 from kbcli import cli
-
-from conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import DATA
+from conftest import ROOT
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -19,8 +21,6 @@ from kb.glossary import load_glossary
 from kb.glossary import parse_glossary
 from kb.glossary import references
 from kb.glossary import slugify
-from conftest import DATA
-from conftest import ROOT
 
 FIXTURES = DATA / "glossary"
 LINK = re.compile(r'<a class="term" href="/glossary#([a-z0-9-]+)" title="[^"]*" data-term="\1">(.*?)</a>', re.S)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from corpus_subset import extract
 
 from kb import indexer
 from kb import pipeline
 from kb.app import KB
-
-from corpus_subset import extract
 
 pytestmark = [pytest.mark.slow, pytest.mark.corpus]
 

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import settings
-from hypothesis import strategies as st
 from fakes import FakeKB
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 from slack_mock import BOT_ID
 from slack_mock import BOT_USER_ID
 from slack_mock import TEAM_ID
