@@ -104,7 +104,7 @@ def build_pairs(page: ApiPage) -> Iterator[Pair]:
         pairs.append(Pair(_requirements_question(page), reqs, {"fact": "requirements"}, kind="fact",
                           heading=f"{heading} > Requirements", api_names=names))
         entries.append((pairs[-1].question, tuple))
-    for pair, question in zip(pairs, distinct_questions(entries)):
+    for pair, question in zip(pairs, distinct_questions(entries), strict=True):
         yield replace(pair, question=question) if question != pair.question else pair
 
 

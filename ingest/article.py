@@ -288,7 +288,7 @@ def parse(text: str, source: SourceDoc) -> Iterator[Record]:
         heading = section.heading or name
         slug = slugify(section.heading or "introduction")
         if TIP_RE.match(next(iter(section.blocks), "")):
-            for title, tip_slug, block, locator in _tip_pairs(section, used):
+            for title, _tip_slug, block, locator in _tip_pairs(section, used):
                 terms = key_terms(block, title)
                 yield Pair(question=section_question([block], title, terms, block), answer=block, locator=locator,
                            kind="article", heading=title, api_names=api_names(block))

@@ -92,7 +92,6 @@ def parse(text: str, source: SourceDoc) -> Iterator[Record]:
         later part, or a section whose heading asks what an earlier one asked, asks about its own content.
     """
     meta, body = split_front_matter(text)
-    base_url = source.url or learn_url(source.path)
     sections = split_sections(clean_markdown(body, source.path, base_url=source.url))
     h1 = next((s.title for s in sections if s.level == 1), "")
     title = plain_text(_text(meta.get("title"))) or h1 or _title_from_path(source.path)
@@ -140,7 +139,7 @@ def parse(text: str, source: SourceDoc) -> Iterator[Record]:
                 heading=" > ".join((title, *node.path)),
                 api_names=find_api_names(part),
             ))
-    for pair, question in zip(pairs, distinct_questions(entries)):
+    for pair, question in zip(pairs, distinct_questions(entries), strict=True):
         yield replace(pair, question=question) if question != pair.question else pair
 
 

@@ -122,7 +122,7 @@ def _split(text: str) -> Iterator[tuple[int, int, str]]:
         # A separator follows a blank line, has a date and precedes a header; "From what I see..." does not.
         if not lines[i - 1].strip() and _SEPARATOR.match(lines[i]) and _HEADER_LINE.match(lines[i + 1]):
             starts.append(i)
-    for number, (start, end) in enumerate(zip(starts, [*starts[1:], len(lines)]), 1):
+    for number, (start, end) in enumerate(zip(starts, [*starts[1:], len(lines)], strict=True), 1):
         chunk = lines[start + 1 : end]
         if not chunk or not _HEADER_LINE.match(chunk[0]):
             raise ParseError(f"mbox message {number} (line {start + 1}) has no headers; "

@@ -127,7 +127,7 @@ def _items(lines: list[str], indent: int) -> list[list[str]]:
     """Lines grouped into items: one starts at a list marker (or after a line that ends a sentence) at most
     ``indent`` deep."""
     items: list[list[str]] = [[lines[0]]]
-    for prev, line in zip(lines, lines[1:]):
+    for prev, line in zip(lines, lines[1:], strict=False):
         at_base = len(line) - len(line.lstrip()) <= indent and line.strip()
         if at_base and (_LIST_ITEM.match(line) or re.search(r"[.:!?)*`>|]\s*$", prev)):
             items.append([line])

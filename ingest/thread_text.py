@@ -404,5 +404,5 @@ def shingles(text: str, n: int = 6) -> set[tuple[str, ...]]:
     acc = [0]
     for w in words:
         acc.append(acc[-1] + (len(w) > 2 and w not in STOP))
-    grams = zip(*(words[i:] for i in range(n)))
+    grams = zip(*(words[i:] for i in range(n)), strict=False)
     return {g for i, g in enumerate(grams) if acc[i + n] - acc[i] >= 3}
