@@ -307,9 +307,9 @@ class KB:
         """
         from kb.store import loads
 
-        row = next(rows(self.db, "SELECT s.*, src.kind AS source_kind, src.title AS source_title, src.url AS source_url "
-                                 "FROM scripts s LEFT JOIN sources src ON src.path = s.source WHERE s.id = ?",
-                        [script_id]), None)
+        sql = ("SELECT s.*, src.kind AS source_kind, src.title AS source_title, src.url AS source_url "
+               "FROM scripts s LEFT JOIN sources src ON src.path = s.source WHERE s.id = ?")
+        row = next(rows(self.db, sql, [script_id]), None)
         if row is None:
             raise NotFound(f"no script {script_id!r}: see /scripts for the list")
         row["locator"] = loads(row["locator"], {})
@@ -324,7 +324,8 @@ class KB:
         from kb.store import loads
 
         sql = ("SELECT s.id, s.title, s.tool, s.purpose, s.topics, s.source FROM scripts s "
-               "JOIN sources src ON src.path = s.source" + (" WHERE src.kind = 'curated-script'" if curated_only else "")
+               "JOIN sources src ON src.path = s.source"
+               + (" WHERE src.kind = 'curated-script'" if curated_only else "")
                + " ORDER BY s.title")
         return [{**r, "topics": loads(r["topics"], [])} for r in rows(self.db, sql)]
 

@@ -102,7 +102,8 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> int:
         """Word pieces the model actually sees for ``texts`` (after truncation)."""
         tokenizer = self._model.tokenizer
-        return sum(min(len(ids), self.max_tokens) for ids in tokenizer(list(texts), add_special_tokens=True)["input_ids"])
+        encoded = tokenizer(list(texts), add_special_tokens=True)
+        return sum(min(len(ids), self.max_tokens) for ids in encoded["input_ids"])
 
 
 class FakeEmbedder:

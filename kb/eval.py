@@ -66,14 +66,15 @@ def evaluate(search: Callable[..., dict[str, Any]], entries: list[dict[str, Any]
     """
     modes = modes or MODES
     usable = [e for e in entries if present is None or set(e["gold"]) & present]
-    report: dict[str, Any] = {"questions": len(usable), "skipped": len(entries) - len(usable), "modes": {}, "misses": {}}
+    report: dict[str, Any] = {"questions": len(usable), "skipped": len(entries) - len(usable), "modes": {},
+                              "misses": {}}
     for mode, legs in modes.items():
         ranks = []
         for entry in usable:
             results = search(entry["q"], k=10, legs=legs)["results"]
             ranks.append(first_hit_rank(results, set(entry["gold"])))
         report["modes"][mode] = score(ranks)
-        report["misses"][mode] = [e["q"] for e, r in zip(usable, ranks) if r is None]
+        report["misses"][mode] = [e["q"] for e, r in zip(usable, ranks, strict=True) if r is None]
     return report
 
 

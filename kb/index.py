@@ -102,7 +102,9 @@ class FaissIndex:
         try:
             import faiss
         except ImportError as exc:  # pragma: no cover
-            raise MissingDependency("faiss is not available: pip install faiss-cpu, or set KB_INDEX_BACKEND=numpy") from exc
+            raise MissingDependency(
+                "faiss is not available: pip install faiss-cpu, or set KB_INDEX_BACKEND=numpy"
+            ) from exc
         self._faiss = faiss
         self.dim = dim
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))

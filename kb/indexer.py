@@ -28,7 +28,9 @@ def missing_embeddings(db: Database, model: str) -> list[tuple[str, str]]:
     return todo
 
 
-def embed_missing(db: Database, embedder: Embedder, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def embed_missing(
+    db: Database, embedder: Embedder, progress: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
     """Embed every pair text not yet cached and store the vectors.
 
     Returns:
@@ -43,7 +45,8 @@ def embed_missing(db: Database, embedder: Embedder, progress: Callable[[int, int
         with db.atomic():
             db.conn.executemany(
                 "INSERT OR REPLACE INTO embeddings(model, content_hash, vector) VALUES (?, ?, ?)",
-                [(embedder.name, h, vec.astype(np.float32).tobytes()) for (h, _), vec in zip(chunk, vectors)])
+                [(embedder.name, h, vec.astype(np.float32).tobytes())
+                 for (h, _), vec in zip(chunk, vectors, strict=True)])
         done += len(chunk)
         if progress:
             progress(done, len(todo))

@@ -178,7 +178,10 @@ class Linker:
 
     # -- one pair ---------------------------------------------------------------------------------------------------
     def links_for(self, pair: dict[str, Any]) -> list[dict[str, Any]]:
-        """Links for one pair row (``question``, ``answer``, ``api_names``, ``idents``, ``topics``, ``source``, ``kind``)."""
+        """Links for one pair row.
+
+        The row has ``question``, ``answer``, ``api_names``, ``idents``, ``topics``, ``source`` and ``kind``.
+        """
         text = f"{pair['question']}\n{pair['answer']}"
         topics = set(loads(pair["topics"], [])) if isinstance(pair["topics"], str) else set(pair["topics"])
         links: list[dict[str, Any]] = []
@@ -239,7 +242,8 @@ def relink(db: Database, sources: Iterable[str] | None = None, samples_ref: str 
         else:
             db.execute(f"DELETE FROM links WHERE pair_n IN (SELECT n FROM pairs p {where})", params)
         for pair in rows(db, f"""SELECT p.n, p.question, p.answer, p.api_names, p.idents, p.topics, p.source, p.kind,
-                                        s.kind AS source_kind FROM pairs p JOIN sources s ON s.path = p.source {where}""",
+                                        s.kind AS source_kind FROM pairs p JOIN sources s """
+                             f"""ON s.path = p.source {where}""",
                          params):
             for link in linker.links_for(pair):
                 batch.append((pair["n"], link["target_type"], link["target"], link["reason"], dumps(link["evidence"]),
@@ -258,11 +262,12 @@ def attach(db: Database, results: dict[int, dict[str, Any]]) -> None:
     if not results:
         return
     ns = list(results)
-    sql = f"""SELECT l.pair_n, l.target_type, l.target, l.reason, l.evidence, l.weight,
-                     sm.title AS sample_title, sm.url AS sample_url, sc.title AS script_title, sc.source AS script_source
+    sql = (f"""SELECT l.pair_n, l.target_type, l.target, l.reason, l.evidence, l.weight,
+                     sm.title AS sample_title, sm.url AS sample_url, sc.title AS script_title, """
+           f"""sc.source AS script_source
               FROM links l LEFT JOIN samples sm ON l.target_type = 'sample' AND sm.path = l.target
               LEFT JOIN scripts sc ON l.target_type = 'script' AND sc.id = l.target
-              WHERE l.pair_n IN ({','.join('?' * len(ns))}) ORDER BY l.weight DESC, l.target"""
+              WHERE l.pair_n IN ({','.join('?' * len(ns))}) ORDER BY l.weight DESC, l.target""")
     for r in rows(db, sql, ns):
         item = results[r["pair_n"]]
         evidence = loads(r["evidence"], {})

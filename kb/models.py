@@ -7,7 +7,6 @@ import json
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
-from typing import Union
 
 
 def locator_key(locator: dict[str, Any]) -> str:
@@ -92,7 +91,7 @@ class Sample:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-Record = Union[SourceMeta, Pair, OpenQuestion, Script, Sample]
+Record = SourceMeta | Pair | OpenQuestion | Script | Sample
 
 
 @dataclass(frozen=True)

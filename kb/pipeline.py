@@ -248,7 +248,8 @@ class Ingestor:
     def _write(self, sf: SourceFile, digest: str, fmt: str, kind: str, parsed: Parsed) -> None:
         meta = parsed.meta
         self.db.execute(
-            """INSERT INTO sources(path, origin, kind, format, hash, title, url, description, api_names, meta, ingested_at)
+            """INSERT INTO sources(path, origin, kind, format, hash, title, url, description, api_names, """
+            """meta, ingested_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT(path) DO UPDATE SET origin=excluded.origin, kind=excluded.kind, format=excluded.format,
                hash=excluded.hash, title=excluded.title, url=excluded.url, description=excluded.description,
@@ -290,7 +291,8 @@ class Ingestor:
             old = existing.get(pid)
             if old is None:
                 cur = self.db.execute(
-                    f"INSERT INTO pairs({', '.join(values)}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
+                    f"INSERT INTO pairs({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                    list(values.values()))
                 n = cur.lastrowid
                 self.summary.pairs_added += 1
             else:
@@ -304,7 +306,8 @@ class Ingestor:
                 self.db.execute(f"UPDATE pairs SET {sets} WHERE n = ?", [*values.values(), n])
                 self.summary.pairs_updated += 1
             self.db.execute("DELETE FROM pair_topics WHERE pair_n = ?", [n])
-            self.db.conn.executemany("INSERT OR IGNORE INTO pair_topics(pair_n, topic) VALUES (?, ?)", [(n, t) for t in topics])
+            self.db.conn.executemany("INSERT OR IGNORE INTO pair_topics(pair_n, topic) VALUES (?, ?)",
+                                     [(n, t) for t in topics])
         gone = [r["n"] for pid, r in existing.items() if pid not in seen]
         self._delete_pairs(gone)
 
@@ -320,8 +323,8 @@ class Ingestor:
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         for item in items:
             self.db.execute(
-                "INSERT OR REPLACE INTO open_questions(id, source, origin, locator, question, asked_by, topics, created_at)"
-                " VALUES (?, ?, 'source', ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO open_questions(id, source, origin, locator, question, asked_by, topics, "
+                "created_at) VALUES (?, ?, 'source', ?, ?, ?, ?, ?)",
                 [make_pair_id(path, item.locator), path, dumps(item.locator), item.question, item.asked_by,
                  dumps(list(item.topics)), now])
         self.summary.open_questions += len(items)
@@ -333,8 +336,8 @@ class Ingestor:
             sid = item.extra.get("id") or (Path(str(item.locator["script"])).stem if "script" in item.locator
                                            else make_pair_id(path, item.locator))
             self.db.execute(
-                "INSERT OR REPLACE INTO scripts(id, source, locator, tool, title, purpose, commands, output, topics, extra)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO scripts(id, source, locator, tool, title, purpose, commands, output, topics, "
+                "extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [sid, path, dumps(item.locator), item.tool, item.title, item.purpose, item.commands, item.output,
                  dumps(list(item.topics)), dumps(item.extra)])
         self.summary.scripts += len(items)
@@ -370,8 +373,8 @@ class Ingestor:
         digest = hashlib.sha1(dumps([s.path for s in samples]).encode()).hexdigest()
         parsed = Parsed(SourceMeta(title=f"Sample drivers scanned from {root.name}"), [], [], [], samples)
         with self.db.atomic():
-            self._write(SourceFile(str(root.resolve()), path, 0, lambda: b""), digest, "samples-scan", "samples-catalog",
-                        parsed)
+            self._write(SourceFile(str(root.resolve()), path, 0, lambda: b""), digest, "samples-scan",
+                        "samples-catalog", parsed)
         self.summary.files_seen += 1
         self.summary.parsed += 1
         return path
@@ -382,7 +385,8 @@ class Ingestor:
                  if r[0] not in seen_paths]
         for path in stale:
             with self.db.atomic():
-                self._delete_pairs(r[0] for r in self.db.execute("SELECT n FROM pairs WHERE source = ?", [path]).fetchall())
+                self._delete_pairs(
+                    r[0] for r in self.db.execute("SELECT n FROM pairs WHERE source = ?", [path]).fetchall())
                 self._write_open_questions(path, [])
                 self._write_scripts(path, [])
                 self._write_samples(path, [])

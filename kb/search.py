@@ -43,10 +43,12 @@ class Filters:
         parts = [f"{alias}.hidden = 0"]
         params: list[Any] = []
         if self.topics:
-            parts.append(f"{alias}.n IN (SELECT pair_n FROM pair_topics WHERE topic IN ({','.join('?' * len(self.topics))}))")
+            parts.append(f"{alias}.n IN (SELECT pair_n FROM pair_topics "
+                         f"WHERE topic IN ({','.join('?' * len(self.topics))}))")
             params.extend(self.topics)
         if self.kinds:
-            parts.append(f"{alias}.source IN (SELECT path FROM sources WHERE kind IN ({','.join('?' * len(self.kinds))}))")
+            parts.append(f"{alias}.source IN (SELECT path FROM sources "
+                         f"WHERE kind IN ({','.join('?' * len(self.kinds))}))")
             params.extend(self.kinds)
         return " AND " + " AND ".join(parts), params
 
@@ -118,7 +120,8 @@ class TermStats:
     def df(self, db: Database, term: str, cap: int) -> int:
         """Pairs whose stemmed text holds ``term``, counted up to ``cap``."""
         sql = "SELECT count(*) FROM (SELECT 1 FROM pairs_fts WHERE pairs_fts MATCH ? LIMIT ?)"
-        return self._cached(self._df, (id(db.conn), term, cap), lambda: db.execute(sql, [fts_or([term]), cap]).fetchone()[0])
+        return self._cached(self._df, (id(db.conn), term, cap),
+                            lambda: db.execute(sql, [fts_or([term]), cap]).fetchone()[0])
 
     def informative(self, db: Database, terms: Sequence[str]) -> list[str]:
         """``terms`` without those in more than half of the pairs (all of them when every term is that common)."""
@@ -154,7 +157,8 @@ def _fts_leg(db: Database, table: str, order: str, match: str, filters: Filters,
         ranked = [r[0] for r in db.execute(f"SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY {order} LIMIT ?",
                                            [match, fetch])]
         hidden = {r[0] for r in db.execute(
-            f"SELECT n FROM pairs WHERE hidden != 0 AND n IN ({','.join('?' * len(ranked))})", ranked)} if ranked else set()
+            f"SELECT n FROM pairs WHERE hidden != 0 AND n IN ({','.join('?' * len(ranked))})",
+            ranked)} if ranked else set()
         found = [n for n in ranked if n not in hidden]
         if len(found) >= limit or len(ranked) < fetch:  # enough, or every match was seen
             return found[:limit]

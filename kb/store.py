@@ -209,7 +209,7 @@ def rows(db: Database, sql: str, params: Iterable[Any] = ()) -> Iterator[dict[st
     cursor = db.execute(sql, list(params))
     names = [d[0] for d in cursor.description]
     for row in cursor:
-        yield dict(zip(names, row))
+        yield dict(zip(names, row, strict=True))
 
 
 def get_meta(db: Database, key: str, default: str | None = None) -> str | None:

@@ -118,8 +118,9 @@ def _print_summary(result: dict[str, Any]) -> None:
         f"not sources {result['not_sources']}, skipped {len(result['skipped'])}")
     click.echo(
         f"pairs: added {result['pairs_added']}, updated {result['pairs_updated']}, removed {result['pairs_removed']}, "
-        f"unchanged {result['pairs_unchanged']}; open questions {result['open_questions']}; samples {result['samples']}; "
-        f"scripts {result['scripts']}; sources removed {result['sources_removed']} ({result['seconds']:.1f} s)")
+        f"unchanged {result['pairs_unchanged']}; open questions {result['open_questions']}; "
+        f"samples {result['samples']}; scripts {result['scripts']}; sources removed {result['sources_removed']} "
+        f"({result['seconds']:.1f} s)")
     if "index" in result:
         idx = result["index"]
         click.echo(f"index: {idx['count']} vectors ({idx['embedded']} newly embedded in {idx['embed_seconds']} s)")
