@@ -147,7 +147,8 @@ def make_tree(base: Path) -> list[Path]:
     write("deep.json", '{"post_stream": ' + "[" * 100000 + "]" * 100000 + "}")
     # front matter
     head, body = GOOD.split("---\n", 2)[1:]
-    write("front-matter-1mb.md", "---\n" + head + "".join(f"key{i}: {'x' * 100}\n" for i in range(10000)) + "---\n" + body)
+    write("front-matter-1mb.md",
+          "---\n" + head + "".join(f"key{i}: {'x' * 100}\n" for i in range(10000)) + "---\n" + body)
     # the same alias bomb as BILLION_LAUGHS_API, minus api_name, so the docs-page parser reads it
     write("front-matter-aliases.md", (BAD / BILLION_LAUGHS_API).read_text().replace("api_name: *i\n", ""))
     # compressed and export files, broken
@@ -304,7 +305,8 @@ def test_unreadable_file_simulated() -> None:
 
     worker = Ingestor(open_db(memory=True))
     worker.ingest_file(SourceFile("/x", "secret.md", 10, denied))
-    assert [(p.path, p.problem) for p in worker.summary.problems] == [("secret.md", "cannot read file: Permission denied")]
+    assert [(p.path, p.problem) for p in worker.summary.problems] == [
+        ("secret.md", "cannot read file: Permission denied")]
 
 
 @contextmanager

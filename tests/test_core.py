@@ -25,7 +25,8 @@ from kb.search import rrf
 from kb.store import extract_identifiers
 
 DOCS = {
-    "irql.qa": "# IRQL basics\nQ: What IRQL can I call KeSetEvent at?\nA: Callers of KeSetEvent run at IRQL <= DISPATCH_LEVEL "
+    "irql.qa": "# IRQL basics\nQ: What IRQL can I call KeSetEvent at?\n"
+               "A: Callers of KeSetEvent run at IRQL <= DISPATCH_LEVEL "
                "when Wait is FALSE. Api:KeSetEvent\n"
                "Q: Why does paged code crash at DISPATCH_LEVEL?\nA: Page faults cannot be serviced at DISPATCH_LEVEL; "
                "the result is bug check IRQL_NOT_LESS_OR_EQUAL.\n",
@@ -92,7 +93,8 @@ def test_ingest_search_and_incremental_reingest(kb: KB, tree: Path, qa_format: s
     again = pipeline.run(kb.db, [tree], fmt=qa_format)
     assert (again.unchanged, again.parsed, again.pairs_added) == (3, 0, 0)
 
-    (tree / "kmdf.md").write_text(DOCS["kmdf.qa"].replace("WdfRequestCancelSentRequest", "WdfRequestCancelSentRequest now"))
+    (tree / "kmdf.md").write_text(
+        DOCS["kmdf.qa"].replace("WdfRequestCancelSentRequest", "WdfRequestCancelSentRequest now"))
     (tree / "unload.md").unlink()
     changed = pipeline.run(kb.db, [tree], fmt=qa_format)
     assert (changed.parsed, changed.pairs_updated, changed.pairs_unchanged) == (1, 1, 1)
@@ -124,7 +126,8 @@ def test_tar_archive_members_keep_their_paths(kb: KB, tree: Path, tmp_path: Path
     assert summary.parsed == 3
     paths = {r[0] for r in kb.db.execute("SELECT path FROM sources")}
     assert "windows-driver-docs-pr/kernel/irql.md" in paths
-    url = kb.db.execute("SELECT url FROM sources WHERE path = ?", ["windows-driver-docs-pr/kernel/irql.md"]).fetchone()[0]
+    url = kb.db.execute("SELECT url FROM sources WHERE path = ?",
+                        ["windows-driver-docs-pr/kernel/irql.md"]).fetchone()[0]
     assert url == "https://learn.microsoft.com/windows-hardware/drivers/kernel/irql"
 
 

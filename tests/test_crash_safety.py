@@ -159,8 +159,10 @@ def check_consistent(data: Path, reference: dict[str, dict[str, Any]]) -> None:
         db.execute("INSERT INTO pairs_fts(pairs_fts) VALUES('integrity-check')")
         db.execute("INSERT INTO pairs_idents(pairs_idents) VALUES('integrity-check')")
         assert db.execute("SELECT id FROM pairs GROUP BY id HAVING count(*) > 1").fetchall() == []
-        assert db.execute("SELECT count(*) FROM pairs WHERE source NOT IN (SELECT path FROM sources)").fetchone()[0] == 0
-        assert db.execute("SELECT count(*) FROM pair_topics WHERE pair_n NOT IN (SELECT n FROM pairs)").fetchone()[0] == 0
+        assert db.execute(
+            "SELECT count(*) FROM pairs WHERE source NOT IN (SELECT path FROM sources)").fetchone()[0] == 0
+        assert db.execute(
+            "SELECT count(*) FROM pair_topics WHERE pair_n NOT IN (SELECT n FROM pairs)").fetchone()[0] == 0
     finally:
         db.conn.close()
     now = snapshot(data)

@@ -98,10 +98,12 @@ def markdown_page(draw: Callable[..., Any]) -> str:
         elif kind == "note":
             parts.append(f"> [!{draw(st.sampled_from(['NOTE', 'TIP', 'WARNING', 'x']))}]\n> {draw(line)}")
         elif kind == "link":
-            parts.append(f"[{draw(line)}]({draw(st.sampled_from(['a.md', '../b.md#x', 'https://x/y', '', '(', 'javascript:x']))})")
+            parts.append(f"[{draw(line)}]"
+                         f"({draw(st.sampled_from(['a.md', '../b.md#x', 'https://x/y', '', '(', 'javascript:x']))})")
         else:
             parts.append(draw(st.sampled_from(["<table><tr><td>a</td></tr></table>", "<br/>", "<!-- c -->", "<b>x",
-                                               "<span id=\"a\"></span>", "[!INCLUDE[x](y.md)]", ":::image source=\"a.png\" alt-text=\"b\":::"])))
+                                               "<span id=\"a\"></span>", "[!INCLUDE[x](y.md)]",
+                                               ":::image source=\"a.png\" alt-text=\"b\":::"])))
     return "\n\n".join(parts)
 
 
@@ -153,7 +155,8 @@ def discourse_topic(draw: Callable[..., Any]) -> dict[str, Any]:
               "reply_to_post_number": draw(st.one_of(st.none(), st.integers(1, 6))),
               "accepted_answer": draw(st.booleans())} for i in range(draw(st.integers(1, 6)))]
     topic = {"id": draw(st.integers(1, 99999)), "title": draw(line), "slug": "t",
-             "tags": draw(st.lists(st.sampled_from(["kmdf", "usb", "irql"]), max_size=2)), "post_stream": {"posts": posts}}
+             "tags": draw(st.lists(st.sampled_from(["kmdf", "usb", "irql"]), max_size=2)),
+             "post_stream": {"posts": posts}}
     return draw(with_hole(topic))
 
 
@@ -166,7 +169,8 @@ def slack_day(draw: Callable[..., Any]) -> list[dict[str, Any]]:
         if messages and draw(st.booleans()):
             msg["thread_ts"] = messages[0]["ts"]
         if draw(st.integers(0, 4)) == 0:
-            msg["reactions"] = [{"name": draw(st.sampled_from(["+1", "white_check_mark"])), "count": 2, "users": ["U1"]}]
+            msg["reactions"] = [{"name": draw(st.sampled_from(["+1", "white_check_mark"])), "count": 2,
+                                 "users": ["U1"]}]
         if draw(st.integers(0, 6)) == 0:
             msg["subtype"] = draw(st.sampled_from(["channel_join", "bot_message", "thread_broadcast"]))
         messages.append(msg)
@@ -232,7 +236,8 @@ def handbook_yaml(draw: Callable[..., Any]) -> str:
             keys = ["id", "question", "answer", "topics", "cite"]
         values = {k: draw(st.one_of(clean_line, clean_line, clean_line, sentence, yaml_value)) for k in keys}
         values = {k: json.dumps(v) for k, v in values.items()} | (
-            {"topics": "[debugging]", "cite": "[windows-driver-docs-pr/kernel/x.md]"} if draw(st.integers(0, 3)) != 3 else {})
+            {"topics": "[debugging]", "cite": "[windows-driver-docs-pr/kernel/x.md]"}
+            if draw(st.integers(0, 3)) != 3 else {})
         values = {k: v for k, v in values.items() if k in keys}
         out.append("  - " + "\n    ".join(f"{k}: {v}" for k, v in values.items()) if keys else "  -")
     return "\n".join(out)

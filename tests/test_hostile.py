@@ -187,7 +187,8 @@ def live_content(html: str) -> list[str]:
 def test_the_scanner_sees_live_content() -> None:
     assert live_content('<p>ok</p><script>alert(1)</script>') and live_content('<a href=" jAvA\tscript:x">')
     assert live_content('<img src=x onerror=alert(1)>') and live_content('<iframe src="https://e/">')
-    assert live_content('<a href="data:text/html,x">') and not live_content("<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>")
+    assert (live_content('<a href="data:text/html,x">')
+            and not live_content("<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"))
     assert not live_content('<script src="/static/app.js" defer></script><a href="https://learn.microsoft.com/x">')
 
 

@@ -150,7 +150,7 @@ def test_seed_article(seeds):
     assert {"introduction", "build-exe-is-uhhh-different", "doing-the-windbg-dance", "track-this", "a-small-aside",
             "back-on-track", "wrap-up", "tip-15", "tip-16"} == sections
     questions = [p.question for p in pairs]
-    symbols = next(q for p, q in zip(pairs, questions) if "full release symbols" in p.answer)
+    symbols = next(q for p, q in zip(pairs, questions, strict=True) if "full release symbols" in p.answer)
     assert symbols.startswith("How do I ") and "BUILD.EXE" in symbols
     assert "full release symbols" in symbols or "full PDB files in free builds" in symbols
     assert any("WinDBG" in q for q in questions)

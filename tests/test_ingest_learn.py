@@ -340,8 +340,8 @@ METADATA = heading_frame("Service metadata contents", "Service Metadata Overview
          ["What does the DriverCreate rule apply to (WdfIoQueueCreate to WdfIoQueueStop)?"]),
         ("[]()**enlistment**  \nAn association.\n\n[]()**transaction manager**  \nThe manager.", METADATA, {},
          ["What should I know about enlistment and transaction manager in service metadata contents?"]),
-        ("- [**Message-Signaled Interrupts**](u) trigger an interrupt.\n- [**DPC objects**](v) run later.", METADATA, {},
-         ["What should I know about Message-Signaled Interrupts and DPC objects in service metadata contents?"]),
+        ("- [**Message-Signaled Interrupts**](u) trigger an interrupt.\n- [**DPC objects**](v) run later.", METADATA,
+         {}, ["What should I know about Message-Signaled Interrupts and DPC objects in service metadata contents?"]),
         ("Resource manager  \nA component.\n\nTransaction  \nA set of changes.", METADATA, {},
          ["What should I know about Resource manager and Transaction in service metadata contents?"]),
         ("(continued: rows 19–24 of the Toolbar Buttons table)\n\n| Button | Use |\n| --- | --- |\n| ![a](b) | Opens |",
@@ -549,7 +549,8 @@ def test_real_pages(real_pages: dict[str, list]) -> None:
                         mapping[2].question)
     applies = [p for p in pairs_of("devtest/kmdf-drivercreate.md") if p.locator["section"] == "applies-to"]
     assert len(applies) > 5 and applies[0].question == "What does the DriverCreate rule (KMDF) apply to?"
-    assert re.fullmatch(r"What does the DriverCreate rule \(KMDF\) apply to \(Wdf\w+ to Wdf\w+\)\?", applies[1].question)
+    assert re.fullmatch(r"What does the DriverCreate rule \(KMDF\) apply to \(Wdf\w+ to Wdf\w+\)\?",
+                        applies[1].question)
     contents = [p.question for p in pairs_of("mobilebroadband/service-metadata.md")
                 if p.locator["section"] == "service-metadata-contents"]
     assert contents[0] == "What are service metadata contents?"

@@ -38,8 +38,8 @@ def _page(i: int, version: str) -> str:
 def _env(data: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
     # KB_API_RATE_LIMIT=0: the test's client searches as fast as it can, far above the default 120 per minute.
-    return env | {"KB_EMBED_MODEL": "fake", "KB_INDEX_BACKEND": "numpy", "KB_DATA_DIR": str(data), "PYTHONPATH": str(ROOT),
-                  "KB_API_RATE_LIMIT": "0"}
+    return env | {"KB_EMBED_MODEL": "fake", "KB_INDEX_BACKEND": "numpy", "KB_DATA_DIR": str(data),
+                  "PYTHONPATH": str(ROOT), "KB_API_RATE_LIMIT": "0"}
 
 
 def _free_port() -> int:

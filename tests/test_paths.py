@@ -242,5 +242,6 @@ def test_every_sample_is_in_the_catalog(corpus):
 
 
 def test_heading_slugs_follow_github_rules():
-    text = "---\ntitle: x\n---\n# I/O Stack Locations\n## <span id=\"a\"></span>Using `IoCallDriver`\n```\n# not\n```\n## Notes\n## Notes\n"
+    text = ("---\ntitle: x\n---\n# I/O Stack Locations\n## <span id=\"a\"></span>Using `IoCallDriver`\n"
+            "```\n# not\n```\n## Notes\n## Notes\n")
     assert heading_slugs(text) == {"io-stack-locations", "using-iocalldriver", "notes", "notes-1"}

@@ -58,7 +58,8 @@ def test_irql_question_is_answered_with_the_irql(real_kb: KB) -> None:
 
 def test_symptom_query_finds_the_debugging_page(real_kb: KB) -> None:
     results = real_kb.search("my driver won't unload, leaked reference", k=5)["results"]
-    assert "windows-driver-docs-pr/debugger/debugging-a-failed-driver-unload.md" in [r["source"]["path"] for r in results]
+    assert "windows-driver-docs-pr/debugger/debugging-a-failed-driver-unload.md" in [
+        r["source"]["path"] for r in results]
 
 
 def test_bugcheck_name_hits_exactly(real_kb: KB) -> None:
@@ -67,7 +68,8 @@ def test_bugcheck_name_hits_exactly(real_kb: KB) -> None:
 
 
 def test_thread_answer_is_found_with_its_comment_locator(real_kb: KB) -> None:
-    results = real_kb.search("WdfRequestMarkCancelable assertion after WdfRequestSend", k=10, kinds=("thread",))["results"]
+    results = real_kb.search("WdfRequestMarkCancelable assertion after WdfRequestSend", k=10,
+                             kinds=("thread",))["results"]
     assert results, "the seed thread's answers should be searchable"
     locator = results[0]["source"]["locator"]
     assert set(locator) >= {"question", "answer"} and 5 in locator["question"]
