@@ -263,7 +263,7 @@ class Ingestor:
                             [(name.lower(), sf.path) for name in meta.api_names])
         self._write_pairs(sf.path, parsed.pairs)
         self._write_open_questions(sf.path, parsed.open_questions)
-        self._write_scripts(sf.path, parsed.scripts)
+        self._write_scripts(sf.path, parsed.scripts, curated=kind == "curated-script")
         self._write_samples(sf.path, parsed.samples)
 
     def _write_pairs(self, path: str, pairs: list[Pair]) -> None:
@@ -329,8 +329,10 @@ class Ingestor:
                  dumps(list(item.topics)), now])
         self.summary.open_questions += len(items)
 
-    def _write_scripts(self, path: str, items: list[Script]) -> None:
-        if self.db.execute("DELETE FROM scripts WHERE source = ?", [path]).rowcount or items:
+    def _write_scripts(self, path: str, items: list[Script], curated: bool) -> None:
+        # Curated scripts can link to any pair (task match): a change there relinks everything. Scripts cut from a
+        # page link only to that page's pairs, which are relinked with the page anyway.
+        if (self.db.execute("DELETE FROM scripts WHERE source = ?", [path]).rowcount or items) and curated:
             self.catalog_changed = True
         for item in items:
             sid = item.extra.get("id") or (Path(str(item.locator["script"])).stem if "script" in item.locator
@@ -384,11 +386,12 @@ class Ingestor:
         stale = [r[0] for r in self.db.execute("SELECT path FROM sources WHERE origin = ?", [origin]).fetchall()
                  if r[0] not in seen_paths]
         for path in stale:
+            kind = self.db.execute("SELECT kind FROM sources WHERE path = ?", [path]).fetchone()[0]
             with self.db.atomic():
                 self._delete_pairs(
                     r[0] for r in self.db.execute("SELECT n FROM pairs WHERE source = ?", [path]).fetchall())
                 self._write_open_questions(path, [])
-                self._write_scripts(path, [])
+                self._write_scripts(path, [], curated=kind == "curated-script")
                 self._write_samples(path, [])
                 self.db.execute("DELETE FROM api_index WHERE source = ?", [path])
                 self.db.execute("DELETE FROM sources WHERE path = ?", [path])

@@ -438,3 +438,30 @@ def test_corpus_catalog_pages(corpus: Path, tmp_path: Path) -> None:
     thread = page(client, "/sources/003_c11bf7d89f898402.txt")
     assert thread.count('class="source-pair" id="pair-') == len(kb.get_source("003_c11bf7d89f898402.txt")["pairs"])
     assert "by <strong>doronh</strong>" in thread and thread.count("— never answered") >= 40
+
+
+def test_a_changed_page_relinks_its_own_pairs_and_a_changed_curated_script_relinks_all(tmp_path: Path) -> None:
+    import shutil
+
+    tree, scripts = tmp_path / "tree", tmp_path / "scripts"
+    shutil.copytree(TREE, tree)
+    shutil.copytree(ROOT / "data" / "scripts", scripts)
+    kb = KB.open({"DATA_DIR": str(tmp_path / "data"), "EMBED_MODEL": "fake", "INDEX_BACKEND": "numpy"},
+                 embedder=FakeEmbedder())
+    first = pipeline.run(kb.db, [tree, scripts])
+    every = kb.db.execute("SELECT count(*) FROM links").fetchone()[0]
+    assert first.links == every > 0
+
+    page = tree / "windows-driver-docs-pr" / "kernel" / "signaling-an-event.md"
+    # The new section holds a debugger session: the page's extracted scripts change too.
+    page.write_text(page.read_text() + "\n## Check the event\n\nCall **KeSetEvent** with Wait set to FALSE, then:\n\n"
+                    "```dbgcmd\nkd> !object \\BaseNamedObjects\\MyEvent\n```\n")
+    own = pipeline.run(kb.db, [tree, scripts])
+    page_links = kb.db.execute("SELECT count(*) FROM links l JOIN pairs p ON p.n = l.pair_n WHERE p.source = ?",
+                               ["windows-driver-docs-pr/kernel/signaling-an-event.md"]).fetchone()[0]
+    assert own.parsed == 1 and own.links == page_links < kb.db.execute("SELECT count(*) FROM links").fetchone()[0]
+
+    script = sorted(scripts.glob("*.ps1"))[0]
+    script.write_text(script.read_text() + "\n# one more comment\n")
+    everything = pipeline.run(kb.db, [tree, scripts])
+    assert everything.parsed == 1 and everything.links == kb.db.execute("SELECT count(*) FROM links").fetchone()[0]
