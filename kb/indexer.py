@@ -99,9 +99,9 @@ def update_in_place(db: Database, embedder: Embedder, folder: Path, backend: str
         idx, _ = vindex.load(folder, embedder.name, embedder.dim)
     except Exception:  # unreadable or half-written by an old version: a rebuild repairs it
         return None
-    wanted = dict(db.execute(
-        """SELECT p.n, p.content_hash FROM pairs p JOIN embeddings e ON e.model = ? AND e.content_hash = p.content_hash
-           WHERE p.hidden = 0""", [embedder.name]).fetchall())
+    # Every visible pair has its vector by now (embed_missing ran first); not joining the embeddings table here
+    # keeps an update from reading every stored vector.
+    wanted = dict(db.execute("SELECT n, content_hash FROM pairs WHERE hidden = 0").fetchall())
     held = idx.live()
     stale = [label for n, (label, key) in held.items() if wanted.get(n) != key]
     new = sorted(n for n, key in wanted.items() if held.get(n, (None, None))[1] != key)
