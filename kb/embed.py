@@ -55,8 +55,9 @@ def resolve_model(name: str) -> str:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded once, thread-safe, with an LRU cache for short queries."""
 
-    def __init__(self, model: str, max_tokens: int = 128, batch_size: int = 64, device: str = "cpu",
+    def __init__(self, model: str, max_tokens: int | None = 128, batch_size: int = 64, device: str = "cpu",
                  cache_size: int = 2048) -> None:
+        """Load ``model``; ``max_tokens`` None keeps the model's own maximum sequence length."""
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover
@@ -65,11 +66,12 @@ class SentenceTransformerEmbedder:
         if Path(location).exists():
             # A local model never needs the hub; say so, so an offline machine does not wait on it.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        # The cache key names the truncation too: the same model at another length gives other vectors.
-        self.name = f"{model}@{max_tokens}"
         self._model = SentenceTransformer(location, device=device)
-        self._model.max_seq_length = max_tokens
-        self.max_tokens = max_tokens
+        if max_tokens is not None:
+            self._model.max_seq_length = max_tokens
+        self.max_tokens = int(self._model.max_seq_length)
+        # The cache key names the truncation too: the same model at another length gives other vectors.
+        self.name = f"{model}@{self.max_tokens}"
         self.dim = int(self._model.get_sentence_embedding_dimension())
         self.batch_size = batch_size
         self._lock = threading.Lock()

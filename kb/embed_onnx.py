@@ -218,7 +218,7 @@ def load_embedder_for(settings: dict[str, Any]) -> Embedder:
     max_tokens = int(settings["EMBED_MAX_TOKENS"])
     batch = int(settings["EMBED_BATCH"])
     if backend == "torch":
-        return SentenceTransformerEmbedder(name, max_tokens=max_tokens, batch_size=batch,
+        return SentenceTransformerEmbedder(name, max_tokens=max_tokens or None, batch_size=batch,
                                            device=settings.get("EMBED_DEVICE", "cpu"))
     if backend == "onnx-int8":
         cache = settings.get("EMBED_CACHE_DIR") or Path(settings["DATA_DIR"]) / "models"

@@ -176,6 +176,7 @@ def test_bench_command_reports_every_phase(tmp_path: Path, monkeypatch: pytest.M
     assert report["ingest"]["files_seen"] == 3 and report["ingest"]["pairs"] == 3
     assert report["build"]["embedded"] == 3 and report["build"]["count"] == 3
     assert report["embed"]["texts"] == 3 and report["embed"]["cosine"]["mean"] == pytest.approx(1.0)
+    assert report["embed"]["plain"]["pairs_per_s"] > 0 and report["embed"]["speedup_vs_plain"] > 0
     assert report["size"]["total"] >= report["size"]["kb.sqlite"] > 0
     assert report["reingest"]["unchanged"]["parsed"] == 0 and report["reingest"]["unchanged"]["embedded"] == 0
     assert report["reingest"]["one_page"]["parsed"] == 1 and report["reingest"]["one_page"]["embedded"] == 1

@@ -96,3 +96,11 @@ def test_api_reference_pairs_link_samples_with_file_and_line(real_kb: KB) -> Non
     calls = [s for s in top["samples"] if s["reason"] == "calls-ddi"]
     assert calls and calls[0]["evidence"]["url"].startswith("https://github.com/microsoft/Windows-driver-samples/blob/")
     assert "#L" in calls[0]["evidence"]["url"]
+
+
+def test_max_tokens_zero_keeps_the_models_own_length() -> None:
+    from kb.embed_onnx import load_embedder_for
+
+    shipped = load_embedder_for({"EMBED_MODEL": "bundled:all-MiniLM-L6-v2", "EMBED_BACKEND": "torch",
+                                 "EMBED_MAX_TOKENS": 0, "EMBED_BATCH": 32, "DATA_DIR": "unused"})
+    assert shipped.max_tokens == 256 and shipped.name == "bundled:all-MiniLM-L6-v2@256"

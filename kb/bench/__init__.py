@@ -67,7 +67,8 @@ class BenchOptions:
 PHASES = ("ingest", "build", "embed", "size", "reingest", "quality", "http", "baseline", "ann")
 
 
-def run(options: BenchOptions, embedder: Any, reference: Any, progress: Callable[[str], None] = lambda _s: None
+def run(options: BenchOptions, embedder: Any, reference: Any, progress: Callable[[str], None] = lambda _s: None,
+        plain: Any = None
         ) -> dict[str, Any]:
     """Run every phase; a failing phase records ``{"error": ...}`` and the others still run.
 
@@ -75,6 +76,8 @@ def run(options: BenchOptions, embedder: Any, reference: Any, progress: Callable
         options: sources, folders, sizes and which phases to run.
         embedder: the configured embedder (the KB is built with it).
         reference: the fp32 PyTorch embedder to compare with (same model and max length).
+        plain: optional ``SentenceTransformer.encode`` as shipped (the model's own max length, batch 32): a second
+            throughput reference for the embed phase.
         progress: called with each phase name as it starts.
 
     Returns:
@@ -101,7 +104,7 @@ def run(options: BenchOptions, embedder: Any, reference: Any, progress: Callable
             report["errors"].append(name)
 
     with _frozen_fingerprint():
-        _run_phases(options, report, phase, kb, embedder, reference, entries)
+        _run_phases(options, report, phase, kb, embedder, reference, entries, plain)
     report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     return report
 
@@ -123,7 +126,7 @@ def _frozen_fingerprint() -> Iterator[None]:
 
 
 def _run_phases(options: BenchOptions, report: dict[str, Any], phase: Callable[[str, Callable[[], Any]], None],
-                kb: KB, embedder: Any, reference: Any, entries: list[dict[str, Any]] | None) -> None:
+                kb: KB, embedder: Any, reference: Any, entries: list[dict[str, Any]] | None, plain: Any = None) -> None:
     s, backend = options.settings, options.settings["INDEX_BACKEND"]
     staged: list[dict[str, Any]] = []
     if not options.reuse:
@@ -133,7 +136,7 @@ def _run_phases(options: BenchOptions, report: dict[str, Any], phase: Callable[[
         phase("ingest", lambda: bench_ingest(kb, [Path(x["staged"]) for x in staged]))
         phase("build", lambda: bench_build(kb, embedder, backend))
     texts = sample_texts(kb, options.sample)
-    phase("embed", lambda: bench_embed_compare(texts, embedder, reference))
+    phase("embed", lambda: bench_embed_compare(texts, embedder, reference, plain=plain))
     kb.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # count the store's pages where they will stay
     phase("size", lambda: dir_size(options.data_dir))
     if not options.reuse:

@@ -25,26 +25,31 @@ def sample_texts(kb: KB, n: int, seed: int = 0) -> list[str]:
     return random.Random(seed).sample(texts, min(n, len(texts)))
 
 
-def bench_embed_compare(texts: list[str], embedder: Any, reference: Any, chunk: int = 256) -> dict[str, Any]:
+def bench_embed_compare(texts: list[str], embedder: Any, reference: Any, chunk: int = 256, plain: Any = None
+                        ) -> dict[str, Any]:
     """Throughput of the configured embedder and of the fp32 reference on the same texts, and their agreement.
 
-    The two run in alternating chunks (order swapped each time), so background load hits both alike.
+    They run in alternating chunks (order rotated each time), so background load hits all alike. ``plain``, when
+    given, is fp32 ``encode`` as shipped (the model's own max length): timed too, not compared for agreement.
 
     Returns:
         ``{"texts", "tokens", "backend": {"name", "seconds", "pairs_per_s", "tokens_per_s", "query_ms"},
-        "reference": {...}, "speedup", "cosine": {"mean", "min", "p5"}}``.
+        "reference": {...}, "speedup", "cosine": {"mean", "min", "p5"}}``, plus ``"plain"`` and
+        ``"speedup_vs_plain"`` with ``plain``.
     """
     if not texts:
         return {"skipped": "no pairs to embed"}
-    ours, theirs = [], []
-    seconds = {"backend": 0.0, "reference": 0.0}
+    ours, theirs, shipped = [], [], []
+    seconds = {"backend": 0.0, "reference": 0.0, "plain": 0.0}
     same = reference is embedder  # the torch backend is its own reference: measure it once
-    embedder.encode(texts[:8])
-    reference.encode(texts[:8])
+    order = [("backend", embedder, ours)] + ([] if same else [("reference", reference, theirs)])
+    order += [("plain", plain, shipped)] if plain is not None else []
+    for _label, model, _out in order:
+        model.encode(texts[:8])
     for i, start in enumerate(range(0, len(texts), chunk)):
         part = texts[start:start + chunk]
-        order = [("backend", embedder, ours)] + ([] if same else [("reference", reference, theirs)])
-        for label, model, out in order if i % 2 == 0 else order[::-1]:
+        shift = i % len(order)
+        for label, model, out in order[shift:] + order[:shift]:
             started = time.perf_counter()
             out.append(model.encode(part))
             seconds[label] += time.perf_counter() - started
@@ -66,6 +71,9 @@ def bench_embed_compare(texts: list[str], embedder: Any, reference: Any, chunk: 
     result = {"texts": len(texts), "tokens": tokens, "backend": side("backend", embedder),
               "reference": side("reference", reference)}
     result["speedup"] = round(seconds["reference"] / max(seconds["backend"], 1e-9), 2)
+    if plain is not None:
+        result["plain"] = {**side("plain", plain), "max_tokens": getattr(plain, "max_tokens", None)}
+        result["speedup_vs_plain"] = round(seconds["plain"] / max(seconds["backend"], 1e-9), 2)
     result["cosine"] = {"mean": round(float(cos.mean()), 4) if len(cos) else None,
                         "min": round(float(cos.min()), 4) if len(cos) else None,
                         "p5": round(float(np.percentile(cos, 5)), 4) if len(cos) else None}
