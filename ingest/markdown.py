@@ -315,7 +315,8 @@ def split_sections(body: str) -> list[Section]:
             m = _HEADING.match(line)
             if m:
                 flush()
-                level, title, buf = len(m.group(1)), plain_text(m.group(2) or ""), []
+                # "## >Debugging memory leaks" happens in the docs: a stray quote marker, never part of a title.
+                level, title, buf = len(m.group(1)), plain_text(m.group(2) or "").lstrip("> \t"), []
             else:
                 buf.append(line)
     flush()

@@ -635,3 +635,11 @@ def test_answers_stay_readable_sizes(corpus_pages: dict[str, tuple[SourceMeta, l
                if len(p.answer) > 6000 and not _unsplittable_code(p.answer)]
     assert not too_big, too_big[:10]
     assert sizes[int(len(sizes) * 0.99)] < 3500  # p99
+
+
+def test_a_stray_quote_marker_in_a_heading_is_not_part_of_the_title() -> None:
+    from ingest.markdown import split_sections
+
+    [section] = split_sections("## >Debugging memory leaks at driver unload\n\nUse !verifier 3.\n")
+    assert section.title == "Debugging memory leaks at driver unload"
+    assert section.anchor == "debugging-memory-leaks-at-driver-unload"
