@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import html
 import json
 import sys
 from collections.abc import Callable
@@ -166,7 +167,8 @@ def search(query: tuple[str, ...], k: int | None, topics: tuple[str, ...], kinds
     for i, item in enumerate(result["results"], start=1):
         src = item["source"]
         click.secho(f"{i}. {item['question']}", bold=True)
-        snippet = " ".join(item["answer"].split())[:300]
+        # Docs write "IRQL &lt;= DISPATCH_LEVEL" in markdown; a terminal shows text, so entities are decoded.
+        snippet = html.unescape(" ".join(item["answer"].split()))[:300]
         click.echo(f"   {snippet}")
         click.echo(f"   [{', '.join(item['topics'])}] {src['title']} — {src['url'] or src['path']}")
     click.echo(f"({len(result['results'])} results, {result['took_ms']} ms)")

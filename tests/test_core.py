@@ -237,3 +237,17 @@ def test_terms_in_most_pairs_do_not_reach_the_keyword_leg(kb: KB, tree: Path, qa
     assert stats.informative(kb.db, ["the", "irql", "kesetevent"]) == ["irql", "kesetevent"]
     assert stats.informative(kb.db, ["the"]) == ["the"]
     assert stats.informative(kb.db, ["the", "i"]) == ["the", "i"]  # nothing informative left: keep them all
+
+
+def test_cli_search_prints_readable_text(kb: KB, tree: Path, qa_format: str) -> None:
+    from click.testing import CliRunner
+
+    from kbcli import cli
+
+    (tree / "entities.md").write_text("# Entities\nQ: Where can WdfSpinLockAcquire run?\n"
+                                      "A: At IRQL &lt;= DISPATCH_LEVEL &amp; no higher.\n")
+    build(kb, tree, qa_format)
+    env = {"KB_DATA_DIR": str(kb.data_dir), "KB_EMBED_MODEL": "fake", "KB_INDEX_BACKEND": "numpy"}
+    result = CliRunner().invoke(cli, ["search", "WdfSpinLockAcquire"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "IRQL <= DISPATCH_LEVEL & no higher" in result.output
