@@ -455,6 +455,8 @@ LEARN_PAGE = "https://learn.microsoft.com/windows-hardware/drivers/debugger/debu
     ("Use [**!object**](-object.md) here", "Use <https://learn.microsoft.com/windows-hardware/drivers/debugger/-object"
                                            "|!object> here"),
     ("IRQL <= DISPATCH_LEVEL & `a<b`", "IRQL &lt;= DISPATCH_LEVEL &amp; `a&lt;b`"),
+    ("IRQL &lt;= DISPATCH_LEVEL &amp; [a &lt; b](https://example.com/x) `&lt;`",
+     "IRQL &lt;= DISPATCH_LEVEL &amp; <https://example.com/x|a &lt; b> `&amp;lt;`"),
     ("## Remarks ##", "*Remarks*"),
     ("- one\n  * two", "• one\n  • two"),
     ("| Wait | Highest IRQL |\n|------|:---:|\n| FALSE | DISPATCH_LEVEL |",

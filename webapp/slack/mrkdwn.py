@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import urljoin
 
@@ -66,6 +67,7 @@ def _inline(text: str, base_url: str | None) -> str:
     def md_link(m: re.Match[str]) -> str:
         label = re.sub(r"[*_`]", "", m.group(1))
         target = resolve_url(m.group(2), base_url)
+        label = html.unescape(label)
         return keep(link(target, label) if target else escape(label))
 
     text = text.replace("\x00", "").replace("\x01", "")  # our placeholder marks; never meaningful in an answer
@@ -75,7 +77,8 @@ def _inline(text: str, base_url: str | None) -> str:
     text = _IMAGE_RE.sub(lambda m: m.group(1), text)
     text = _LINK_RE.sub(md_link, text)
     text = _AUTOLINK_RE.sub(lambda m: keep(link(m.group(1), m.group(1))), text)
-    text = escape(text)
+    # The docs' markdown writes "&lt;=" for "<="; decode it first so Slack shows "<=", not "&lt;=".
+    text = escape(html.unescape(text))
     text = _BOLD_RE.sub(lambda m: "\x01" + (m.group(1) or m.group(2)) + "\x01", text)
     text = _ITALIC_RE.sub(r"_\1_", text)
     text = text.replace("\x01", "*")
