@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Our own starter content, plus the shared corpus when it is there (first build ~25 min on 2 cores, then
+# Our own starter content, plus the shared corpus when it is there (first build 15-20 min on 2 cores, then
 # incremental). Other sources: KB_SOURCES="path/to/corpus.tar.gz other/folder"; starter only: KB_SOURCES= make run
 STARTER := data/handbook data/scripts
 KB_CORPUS_DIR ?= ../shared/corpus
