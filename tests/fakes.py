@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -325,6 +328,21 @@ class FakeKB:
             raise NotFound(f"no sample {path!r}: see /samples for the catalog")
         return {"description": "", "driver_types": [], "inf_classes": [], "projects": [], "ddis": [], "readme": [],
                 "pairs": []} | dict(raw)
+
+
+@contextlib.contextmanager
+def serve_app(app: Flask) -> Iterator[str]:
+    """Serve ``app`` with werkzeug on a free port of 127.0.0.1 in a thread; yields its base URL, always stops."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="kb-test-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
 
 
 def make_test_app(kb: FakeKB | None = None, **config: Any) -> Flask:

@@ -15,6 +15,7 @@ import pytest
 from fakes import FakeKB
 from fakes import assert_api_error
 from fakes import make_test_app
+from fakes import serve_app
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -153,14 +154,8 @@ def test_wrong_tokens_are_rate_limited_even_when_the_next_one_is_right(client):
 
 
 def test_the_token_never_reaches_the_logs(app, caplog):
-    from werkzeug.serving import make_server
-
     caplog.set_level(logging.DEBUG)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    try:
+    with serve_app(app) as base:
         for headers in (BEARER, {"Authorization": f"Bearer {TOKEN}x"}):
             request = urllib.request.Request(base + "/api/admin/feedback", headers=headers)
             try:
@@ -170,9 +165,6 @@ def test_the_token_never_reaches_the_logs(app, caplog):
         with app.test_client() as client:
             login(client)
             login(client, TOKEN + "-typo")
-    finally:
-        server.shutdown()
-        thread.join(10)
     assert "/api/admin/feedback" in caplog.text  # werkzeug's request log was captured
     assert "wrong token" in caplog.text
     assert TOKEN not in caplog.text

@@ -6,7 +6,6 @@ Install the browser with scripts/install-browser.sh.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 from fakes import FakeKB
 from fakes import make_test_app
+from fakes import serve_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -44,16 +44,8 @@ def kb() -> FakeKB:
 @pytest.fixture(scope="module")
 def base_url(kb: FakeKB) -> Iterator[str]:
     """The app with the FakeKB, served by werkzeug on a free port of 127.0.0.1 in a thread."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, make_test_app(kb), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="kb-test-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve_app(make_test_app(kb)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,13 @@ Reuses the browser, page and console helpers of tests/test_browser.py; screensho
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fakes import FakeKB
 from fakes import make_test_app
+from fakes import serve_app
 from test_browser import Console
 from test_browser import assert_console_clean
 from test_browser import browser  # noqa: F401  (pytest fixture)
@@ -32,16 +32,8 @@ def kb() -> FakeKB:
 @pytest.fixture(scope="module")
 def base_url(kb: FakeKB) -> Iterator[str]:
     """The app (admin on, API unlimited) served by werkzeug on a free port of 127.0.0.1 in a thread."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, make_test_app(kb, ADMIN_TOKEN=TOKEN, API_RATE_LIMIT=0), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="kb-test-server-catalog", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve_app(make_test_app(kb, ADMIN_TOKEN=TOKEN, API_RATE_LIMIT=0)) as url:
+        yield url
 
 
 def test_samples_filter_open_a_sample_then_a_script(page, base_url):  # noqa: F811
